@@ -1,0 +1,362 @@
+// Package sidecar is the engine: the OVS and Southbound connections, the
+// priming gate, the reconcile loop, OVS transactions, status and metrics.
+//
+// Data flows one way: caches → desired state → Plan → transaction →
+// Finish/CtxDestroy → status. Event handlers only enqueue keys (logical
+// port names); a single worker recomputes from the caches.
+package sidecar
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/model"
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/klog/v2"
+
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
+)
+
+// Config is the engine's configuration. Empty SBRemote, Chassis and Bridge
+// are read from the Open_vSwitch row's external_ids, as ovn-controller does.
+type Config struct {
+	OVSRemote string
+	SBRemote  string
+	Chassis   string
+	Bridge    string
+	// TLS is used for ssl: SB remotes.
+	TLS *tls.Config
+	// PrepareTimeout bounds each provider Prepare call.
+	PrepareTimeout time.Duration
+	// TxnBatch caps the number of ports in one OVS transaction.
+	TxnBatch int
+	Registry *providers.Registry
+	Metrics  *Metrics
+	// MetricsRegistry, if set, also receives libovsdb's client metrics.
+	MetricsRegistry prometheus.Registerer
+}
+
+// DefaultBridge is the integration bridge when nothing else names one.
+const DefaultBridge = "br-int"
+
+// noChassisUUID matches no row; it is the Port_Binding monitor condition
+// until the chassis row is known.
+const noChassisUUID = "00000000-0000-0000-0000-000000000000"
+
+var errPrepareTimeout = errors.New("provider Prepare timed out")
+
+// Engine plugs and unplugs ports. Create it with New and start it with Run.
+type Engine struct {
+	cfg     Config
+	reg     *providers.Registry
+	metrics *Metrics
+	q       *queue
+	ovs     *dbConn
+	sb      *dbConn
+	status  *statusStore
+
+	mu sync.Mutex
+	// effective identity, from flags or the Open_vSwitch row.
+	chassisName string
+	sbRemote    string
+	bridgeName  string
+	// chassisCond is the chassis UUID in the current SB monitor condition.
+	chassisCond string
+	// wantedNames maps interface names providers asked for to their
+	// logical port, so a conflicting interface's removal wakes the port.
+	wantedNames map[string]string
+
+	// worker-only state.
+	expect   map[string]*expectation
+	attempts map[string]int
+	warned   map[string]warnState
+	lateMu   sync.Mutex
+}
+
+// New builds an engine.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Registry == nil {
+		return nil, errors.New("sidecar: no provider registry")
+	}
+	if cfg.PrepareTimeout <= 0 {
+		cfg.PrepareTimeout = 2 * time.Second
+	}
+	if cfg.TxnBatch <= 0 {
+		cfg.TxnBatch = 500
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	e := &Engine{
+		cfg:         cfg,
+		reg:         cfg.Registry,
+		metrics:     cfg.Metrics,
+		q:           newQueue(),
+		status:      newStatusStore(),
+		chassisName: cfg.Chassis,
+		sbRemote:    cfg.SBRemote,
+		bridgeName:  cfg.Bridge,
+		chassisCond: noChassisUUID,
+		wantedNames: map[string]string{},
+		expect:      map[string]*expectation{},
+		attempts:    map[string]int{},
+		warned:      map[string]warnState{},
+	}
+	ovsModel, err := model.NewClientDBModel("Open_vSwitch", map[string]model.Model{
+		vswitch.OpenvSwitchTable: &vswitch.OpenvSwitch{},
+		vswitch.BridgeTable:      &vswitch.Bridge{},
+		vswitch.PortTable:        &vswitch.Port{},
+		vswitch.InterfaceTable:   &vswitch.Interface{},
+	})
+	if err != nil {
+		return nil, err
+	}
+	sbModel, err := model.NewClientDBModel("OVN_Southbound", map[string]model.Model{
+		sb.ChassisTable:     &sb.Chassis{},
+		sb.PortBindingTable: &sb.PortBinding{},
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	e.ovs = newDBConn("ovs", ovsModel, cfg.MetricsRegistry)
+	e.ovs.endpoints = func() ([]string, *tls.Config, error) { return []string{cfg.OVSRemote}, nil, nil }
+	e.ovs.monitor = ovsMonitor
+	e.ovs.handler = e.ovsHandler()
+	e.ovs.onUp = func(client.Client) {
+		e.refreshIdentity()
+		e.metrics.dbConnected.WithLabelValues("ovs").Set(1)
+		e.q.AddAll()
+	}
+	e.ovs.onDown = func() {
+		e.metrics.dbConnected.WithLabelValues("ovs").Set(0)
+		e.q.AddAll()
+	}
+
+	e.sb = newDBConn("sb", sbModel, cfg.MetricsRegistry)
+	e.sb.endpoints = e.sbEndpoints
+	e.sb.monitor = e.sbMonitor
+	e.sb.handler = e.sbHandler()
+	e.sb.onUp = func(client.Client) {
+		e.metrics.dbConnected.WithLabelValues("sb").Set(1)
+		e.q.AddAll()
+	}
+	e.sb.onDown = func() {
+		e.metrics.dbConnected.WithLabelValues("sb").Set(0)
+		e.q.AddAll()
+	}
+	return e, nil
+}
+
+// Changed returns the Env.Changed callback for a provider type.
+func (e *Engine) Changed(typ string) func() { return func() { e.q.AddProvider(typ) } }
+
+// Run connects and reconciles until ctx is done. It never unplugs on exit:
+// it just stops.
+func (e *Engine) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(4)
+	go func() { defer wg.Done(); e.ovs.run(ctx) }()
+	go func() { defer wg.Done(); e.sb.run(ctx) }()
+	go func() { defer wg.Done(); e.runProviders(ctx) }()
+	go func() { defer wg.Done(); e.worker(ctx) }()
+	wg.Wait()
+	e.q.stop()
+	return nil
+}
+
+// runProviders calls each provider's Run periodically, as ovn-controller
+// does every main loop iteration.
+func (e *Engine) runProviders(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, p := range e.reg.Enabled() {
+				rctx, cancel := context.WithTimeout(ctx, e.cfg.PrepareTimeout)
+				if p.Run(rctx) {
+					e.q.AddProvider(p.Type())
+				}
+				cancel()
+			}
+		}
+	}
+}
+
+func (e *Engine) worker(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.q.notify:
+		}
+		b := e.q.drain()
+		start := time.Now()
+		e.reconcile(ctx, b)
+		e.metrics.reconcileDuration.Observe(time.Since(start).Seconds())
+	}
+}
+
+// Primed reports the priming gate: both databases synced since their last
+// (re)connect and the chassis row known.
+func (e *Engine) Primed() bool {
+	if !e.ovs.Synced() || !e.sb.Synced() {
+		return false
+	}
+	cl := e.sb.Client()
+	if cl == nil {
+		return false
+	}
+	e.mu.Lock()
+	name, cond := e.chassisName, e.chassisCond
+	e.mu.Unlock()
+	ch := findChassis(cl, name)
+	return ch != nil && ch.UUID == cond
+}
+
+// Connected reports whether both databases are connected and synced.
+func (e *Engine) Connected() (ovs, sb bool) { return e.ovs.Synced(), e.sb.Synced() }
+
+// Ports returns the status of every logical port the sidecar considers.
+func (e *Engine) Ports() []PortStatus { return e.status.list() }
+
+// Handler returns the HTTP handler for /healthz, /readyz, /ports and
+// /metrics.
+func (e *Engine) Handler() http.Handler { return e.httpHandler() }
+
+// refreshIdentity reads chassis name, SB remote and bridge from the
+// Open_vSwitch row unless flags set them, and restarts the SB connection
+// when what it depends on changed.
+func (e *Engine) refreshIdentity() {
+	cl := e.ovs.Client()
+	if cl == nil {
+		return
+	}
+	var ext map[string]string
+	for _, m := range cl.Cache().Table(vswitch.OpenvSwitchTable).RowsShallow() {
+		ext = m.(*vswitch.OpenvSwitch).ExternalIDs
+	}
+	e.mu.Lock()
+	oldChassis, oldRemote, oldBridge := e.chassisName, e.sbRemote, e.bridgeName
+	if e.cfg.Chassis == "" {
+		e.chassisName = ext["system-id"]
+	}
+	if e.cfg.SBRemote == "" {
+		e.sbRemote = ext["ovn-remote"]
+	}
+	if e.cfg.Bridge == "" {
+		e.bridgeName = ext["ovn-bridge"]
+		if e.bridgeName == "" {
+			e.bridgeName = DefaultBridge
+		}
+	}
+	changedSB := oldChassis != e.chassisName || oldRemote != e.sbRemote
+	changedBridge := oldBridge != e.bridgeName
+	if oldChassis != e.chassisName {
+		e.chassisCond = noChassisUUID
+	}
+	chassis, remote, bridge := e.chassisName, e.sbRemote, e.bridgeName
+	e.mu.Unlock()
+	if changedSB {
+		klog.InfoS("Identity", "chassis", chassis, "sbRemote", remote, "bridge", bridge)
+		e.sb.Restart()
+	}
+	if changedBridge {
+		e.q.AddAll()
+	}
+}
+
+func (e *Engine) sbEndpoints() ([]string, *tls.Config, error) {
+	e.mu.Lock()
+	remote, chassis := e.sbRemote, e.chassisName
+	e.mu.Unlock()
+	if chassis == "" {
+		return nil, nil, errors.New("no chassis name: set --chassis or Open_vSwitch external_ids:system-id")
+	}
+	if remote == "" {
+		return nil, nil, errors.New("no SB remote: set --sb-db or Open_vSwitch external_ids:ovn-remote")
+	}
+	eps := splitRemotes(remote)
+	for _, ep := range eps {
+		if len(ep) > 4 && ep[:4] == "ssl:" && e.cfg.TLS == nil {
+			return nil, nil, fmt.Errorf("SB remote %s needs --private-key, --certificate and --ca-cert", ep)
+		}
+	}
+	return eps, e.cfg.TLS, nil
+}
+
+func ovsMonitor(cl client.Client) *client.Monitor {
+	ovsRow := &vswitch.OpenvSwitch{}
+	br := &vswitch.Bridge{}
+	port := &vswitch.Port{}
+	iface := &vswitch.Interface{}
+	return cl.NewMonitor(
+		client.WithTable(ovsRow, &ovsRow.ExternalIDs, &ovsRow.Bridges),
+		client.WithTable(br, &br.Name, &br.Ports, &br.DatapathType),
+		client.WithTable(port, &port.Name, &port.Interfaces),
+		// Only the columns the sidecar reads: statistics and status change
+		// every few seconds and would wake the engine for nothing.
+		client.WithTable(iface, &iface.Name, &iface.Type, &iface.Options, &iface.ExternalIDs, &iface.MTURequest, &iface.Error),
+	)
+}
+
+func (e *Engine) sbMonitor(cl client.Client) *client.Monitor {
+	e.mu.Lock()
+	name, cond := e.chassisName, e.chassisCond
+	e.mu.Unlock()
+	ch := &sb.Chassis{}
+	pb := &sb.PortBinding{}
+	return cl.NewMonitor(
+		client.WithConditionalTable(ch, []model.Condition{{Field: &ch.Name, Function: "==", Value: name}}, &ch.Name, &ch.Hostname),
+		client.WithConditionalTable(pb, []model.Condition{{Field: &pb.RequestedChassis, Function: "==", Value: &cond}},
+			&pb.LogicalPort, &pb.Type, &pb.ParentPort, &pb.RequestedChassis, &pb.Options),
+	)
+}
+
+func findChassis(cl client.Client, name string) *sb.Chassis {
+	for _, m := range cl.Cache().Table(sb.ChassisTable).RowsShallow() {
+		if ch := m.(*sb.Chassis); ch.Name == name {
+			return ch
+		}
+	}
+	return nil
+}
+
+// checkChassis moves the Port_Binding monitor onto the chassis row's UUID
+// when it differs from the one the current monitor uses.
+func (e *Engine) checkChassis(cl client.Client) (uuid string, known bool) {
+	e.mu.Lock()
+	name, cond := e.chassisName, e.chassisCond
+	e.mu.Unlock()
+	ch := findChassis(cl, name)
+	if ch == nil {
+		return "", false
+	}
+	if ch.UUID != cond {
+		e.mu.Lock()
+		e.chassisCond = ch.UUID
+		e.mu.Unlock()
+		klog.InfoS("Chassis row found; monitoring its Port_Bindings", "chassis", name, "uuid", ch.UUID)
+		e.sb.Restart()
+		return "", false
+	}
+	return ch.UUID, true
+}
+
+// splitRemotes splits an ovn-remote value, which like ovn-controller's
+// may separate remotes with commas or spaces.
+func splitRemotes(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
+}

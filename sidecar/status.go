@@ -1,0 +1,159 @@
+package sidecar
+
+import (
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/klog/v2"
+)
+
+// PortStatus is what operators see for one logical port (GET /ports).
+type PortStatus struct {
+	LogicalPort string    `json:"logical_port"`
+	Provider    string    `json:"provider"`
+	State       State     `json:"state"`
+	Interface   string    `json:"interface"`
+	Reason      string    `json:"reason"`
+	Since       time.Time `json:"since"`
+}
+
+type statusStore struct {
+	mu    sync.RWMutex
+	ports map[string]*PortStatus
+}
+
+func newStatusStore() *statusStore { return &statusStore{ports: map[string]*PortStatus{}} }
+
+func (s *statusStore) get(k string) *PortStatus {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if p := s.ports[k]; p != nil {
+		c := *p
+		return &c
+	}
+	return nil
+}
+
+// set records an outcome; Since moves only when the state changes.
+func (s *statusStore) set(o Outcome, now time.Time) (changed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o.State == StateGone {
+		_, had := s.ports[o.LogicalPort]
+		delete(s.ports, o.LogicalPort)
+		return had
+	}
+	cur := s.ports[o.LogicalPort]
+	if cur != nil && cur.State == o.State {
+		changed = cur.Reason != o.Reason
+		cur.Provider, cur.Interface, cur.Reason = o.Provider, o.Interface, o.Reason
+		return changed
+	}
+	s.ports[o.LogicalPort] = &PortStatus{LogicalPort: o.LogicalPort, Provider: o.Provider, State: o.State, Interface: o.Interface, Reason: o.Reason, Since: now}
+	return true
+}
+
+func (s *statusStore) list() []PortStatus {
+	s.mu.RLock()
+	out := make([]PortStatus, 0, len(s.ports))
+	for _, p := range s.ports {
+		out = append(out, *p)
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].LogicalPort < out[j].LogicalPort })
+	return out
+}
+
+// warnState rate-limits the warning for one port.
+type warnState struct {
+	reason string
+	at     time.Time
+}
+
+const warnEvery = time.Minute
+
+// record stores the plan's outcomes, folds in transaction failures,
+// schedules retries, and logs conflicts at most once a minute per port.
+func (e *Engine) record(res PlanResult, failed map[string]error) {
+	now := time.Now()
+	for _, o := range res.Outcomes {
+		if err, ok := failed[o.LogicalPort]; ok {
+			o.State, o.Reason = StateError, "OVS transaction failed: "+err.Error()
+		}
+		changed := e.status.set(o, now)
+		k := o.LogicalPort
+		switch o.State {
+		case StatePlugged, StateGone:
+			delete(e.attempts, k)
+			delete(e.warned, k)
+			e.q.Forget(k)
+			continue
+		case StateConflict:
+			// No retry loop: the conflicting interface's own events wake it.
+			e.warn(k, o, now, "Not plugging logical port: conflict")
+			continue
+		}
+		if changed {
+			level := klog.Level(0)
+			if o.State == StatePending {
+				level = 1
+			}
+			klog.V(level).InfoS("Logical port not plugged", "lport", k, "state", o.State, "provider", o.Provider, "reason", o.Reason)
+		}
+		if o.State == StateUnplugBlocked && !e.Primed() {
+			continue // the resync after priming retries it
+		}
+		e.attempts[k]++
+		delay := backoff(e.attempts[k], time.Second, 30*time.Second)
+		if o.State != StatePending {
+			delay = backoff(e.attempts[k], 5*time.Second, 5*time.Minute)
+		}
+		e.q.AddAfter(k, delay)
+	}
+	e.updateGauges()
+}
+
+func (e *Engine) warn(k string, o Outcome, now time.Time, msg string) {
+	w := e.warned[k]
+	if w.reason == o.Reason && now.Sub(w.at) < warnEvery {
+		return
+	}
+	e.warned[k] = warnState{reason: o.Reason, at: now}
+	klog.InfoS(msg, "lport", k, "provider", o.Provider, "reason", o.Reason)
+}
+
+// updateGauges recomputes the per-state gauges from the status store.
+func (e *Engine) updateGauges() {
+	plugged := map[string]float64{}
+	pending := map[[2]string]float64{}
+	for _, p := range e.status.list() {
+		switch p.State {
+		case StatePlugged:
+			plugged[p.Provider]++
+		case StatePending:
+			pending[[2]string{p.Provider, pendingReasonClass(p.Reason)}]++
+		}
+	}
+	e.metrics.plugged.Reset()
+	for prov, n := range plugged {
+		e.metrics.plugged.WithLabelValues(prov).Set(n)
+	}
+	e.metrics.pending.Reset()
+	for k, n := range pending {
+		e.metrics.pending.WithLabelValues(k[0], k[1]).Set(n)
+	}
+}
+
+// pendingReasonClass maps a free-text reason to a bounded label value.
+func pendingReasonClass(reason string) string {
+	switch {
+	case strings.HasPrefix(reason, errPrepareTimeout.Error()):
+		return "prepare_timeout"
+	case reason == "provider has not answered yet":
+		return "no_answer"
+	default:
+		return "not_ready"
+	}
+}
