@@ -1,0 +1,82 @@
+package dummy_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers/dummy"
+)
+
+// TestDummyLikeOVN covers what OVN's test-vif-plug.c checks, in order.
+func TestDummyLikeOVN(t *testing.T) {
+	reg := providers.NewRegistry(nil)
+	if err := reg.Unregister(dummy.Type); !errors.Is(err, providers.ErrUnknown) {
+		t.Fatalf("unregister before register: %v", err)
+	}
+	p, ok := providers.CompiledProvider(dummy.Type)
+	if !ok {
+		t.Fatal("dummy did not register itself in init()")
+	}
+	if err := reg.Register(p); err != nil {
+		t.Fatal(err)
+	}
+	got, err := reg.Get(dummy.Type)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Register(p); !errors.Is(err, providers.ErrExists) {
+		t.Fatalf("second register: %v", err)
+	}
+	if !slices.Contains(got.MaintainedIfaceOptions(), "vif-plug-dummy-option") {
+		t.Fatalf("maintained options %v", got.MaintainedIfaceOptions())
+	}
+	in := &providers.PortCtxIn{Op: providers.OpCreate, LportName: "lsp1", LportOptions: map[string]string{}}
+	out := &providers.PortCtxOut{}
+	if err := got.Prepare(context.Background(), in, out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Name != "lsp1" || out.Type != "internal" || out.IfaceOptions["vif-plug-dummy-option"] != "value" || len(out.IfaceOptions) != 1 {
+		t.Fatalf("prepare answer %+v", out)
+	}
+	got.Finish(in, out)
+	got.CtxDestroy(in, out)
+	if out.Name != "" || out.IfaceOptions != nil {
+		t.Fatalf("ctx destroy left %+v", out)
+	}
+	if err := reg.DestroyAll(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDummyRemoveAlwaysAllowed(t *testing.T) {
+	p := dummy.New()
+	in := &providers.PortCtxIn{Op: providers.OpRemove, LportName: "lsp1", IfaceName: "lsp1"}
+	if err := p.Prepare(context.Background(), in, nil); err != nil {
+		t.Fatalf("remove refused: %v", err)
+	}
+	p.Finish(in, nil)
+}
+
+func TestDummyNameTruncation(t *testing.T) {
+	for _, tc := range []struct{ lport, want string }{
+		{"lsp1", "lsp1"},
+		{"exactly15bytes_", "exactly15bytes_"},
+		{"sixteen_bytes_xx", "sixteen_bytes_x"},
+		{"a-very-long-logical-port-name-0123", "a-very-long-log"},
+		// OVN copies bytes, so a multi-byte rune may be cut.
+		{"ééééééééé", "ééééééé\xc3"},
+		{"", ""},
+	} {
+		p := dummy.New()
+		out := &providers.PortCtxOut{}
+		if err := p.Prepare(context.Background(), &providers.PortCtxIn{Op: providers.OpCreate, LportName: tc.lport}, out); err != nil {
+			t.Fatal(err)
+		}
+		if out.Name != tc.want || len(out.Name) > 15 {
+			t.Errorf("name for %q = %q, want %q", tc.lport, out.Name, tc.want)
+		}
+	}
+}

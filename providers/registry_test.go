@@ -1,0 +1,146 @@
+package providers_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
+)
+
+// countingProvider records lifecycle calls.
+type countingProvider struct {
+	typ             string
+	inits, destroys int
+	initErr         error
+	env             providers.Env
+}
+
+func (c *countingProvider) Type() string { return c.typ }
+func (c *countingProvider) Init(env providers.Env) error {
+	c.inits++
+	c.env = env
+	return c.initErr
+}
+func (c *countingProvider) Destroy() error                   { c.destroys++; return nil }
+func (c *countingProvider) Run(context.Context) bool         { return false }
+func (c *countingProvider) MaintainedIfaceOptions() []string { return nil }
+func (c *countingProvider) Prepare(context.Context, *providers.PortCtxIn, *providers.PortCtxOut) error {
+	return nil
+}
+func (c *countingProvider) Finish(*providers.PortCtxIn, *providers.PortCtxOut)     {}
+func (c *countingProvider) CtxDestroy(*providers.PortCtxIn, *providers.PortCtxOut) {}
+
+func TestRegistryLifecycle(t *testing.T) {
+	reg := providers.NewRegistry(func(typ string) providers.Env { return providers.Env{SysfsRoot: "/x/" + typ} })
+	if err := reg.Unregister("dummy"); !errors.Is(err, providers.ErrUnknown) {
+		t.Fatalf("Unregister of unknown: got %v, want ErrUnknown", err)
+	}
+	p := &countingProvider{typ: "test"}
+	if err := reg.Register(p); err != nil {
+		t.Fatal(err)
+	}
+	if p.inits != 1 || p.env.SysfsRoot != "/x/test" {
+		t.Fatalf("Init not called with the env: inits=%d env=%+v", p.inits, p.env)
+	}
+	if err := reg.Register(p); !errors.Is(err, providers.ErrExists) {
+		t.Fatalf("duplicate Register: got %v, want ErrExists", err)
+	}
+	if p.inits != 1 {
+		t.Fatalf("duplicate Register ran Init again")
+	}
+	if got, err := reg.Get("test"); err != nil || got != p {
+		t.Fatalf("Get: %v %v", got, err)
+	}
+	if err := reg.SetEnabled("test", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Get("test"); !errors.Is(err, providers.ErrDisabled) {
+		t.Fatalf("Get of disabled: got %v, want ErrDisabled", err)
+	}
+	if len(reg.Enabled()) != 0 {
+		t.Fatalf("Enabled lists a disabled provider")
+	}
+	if err := reg.SetEnabled("test", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Unregister("test"); err != nil {
+		t.Fatal(err)
+	}
+	if p.destroys != 1 {
+		t.Fatalf("Destroy calls = %d, want 1", p.destroys)
+	}
+	if _, err := reg.Get("test"); !errors.Is(err, providers.ErrUnknown) {
+		t.Fatalf("Get after Unregister: got %v", err)
+	}
+}
+
+func TestRegistryInitFailureLeavesNothing(t *testing.T) {
+	reg := providers.NewRegistry(nil)
+	p := &countingProvider{typ: "broken", initErr: errors.New("no hardware")}
+	if err := reg.Register(p); err == nil {
+		t.Fatal("Register succeeded although Init failed")
+	}
+	if _, err := reg.Get("broken"); !errors.Is(err, providers.ErrUnknown) {
+		t.Fatalf("a provider whose Init failed is registered: %v", err)
+	}
+}
+
+func TestDestroyAll(t *testing.T) {
+	reg := providers.NewRegistry(nil)
+	a, b := &countingProvider{typ: "a"}, &countingProvider{typ: "b"}
+	for _, p := range []*countingProvider{a, b} {
+		if err := reg.Register(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := reg.DestroyAll(); err != nil {
+		t.Fatal(err)
+	}
+	if a.destroys != 1 || b.destroys != 1 || len(reg.Types()) != 0 {
+		t.Fatalf("DestroyAll: a=%d b=%d left=%v", a.destroys, b.destroys, reg.Types())
+	}
+}
+
+func TestTypedErrors(t *testing.T) {
+	nr := providers.NotReady("VF %d missing", 3)
+	inv := providers.Invalid("bad mac %q", "zz")
+	if !providers.IsNotReady(nr) || providers.IsInvalid(nr) {
+		t.Fatalf("NotReady misclassified: %v", nr)
+	}
+	if !providers.IsInvalid(inv) || providers.IsNotReady(inv) {
+		t.Fatalf("Invalid misclassified: %v", inv)
+	}
+	wrapped := errors.Join(errors.New("ctx"), nr)
+	if !providers.IsNotReady(wrapped) {
+		t.Fatal("wrapped NotReady not recognised")
+	}
+	if nr.Error() != "not ready: VF 3 missing" || inv.Error() != `invalid request: bad mac "zz"` {
+		t.Fatalf("messages: %q %q", nr, inv)
+	}
+}
+
+func TestAddPanicsOnDuplicate(t *testing.T) {
+	providers.Add(&countingProvider{typ: "registry-test-dup"})
+	defer func() {
+		if recover() == nil {
+			t.Fatal("second Add of the same type did not panic")
+		}
+	}()
+	providers.Add(&countingProvider{typ: "registry-test-dup"})
+}
+
+func TestSelect(t *testing.T) {
+	providers.Add(&countingProvider{typ: "registry-test-sel"})
+	all, err := providers.Select("all")
+	if err != nil || len(all) == 0 {
+		t.Fatalf("Select(all) = %v, %v", all, err)
+	}
+	got, err := providers.Select(" registry-test-sel , registry-test-sel")
+	if err != nil || len(got) != 1 || got[0] != "registry-test-sel" {
+		t.Fatalf("Select = %v, %v", got, err)
+	}
+	if _, err := providers.Select("registry-test-sel,nope"); err == nil {
+		t.Fatal("Select accepted a provider that is not compiled in")
+	}
+}
