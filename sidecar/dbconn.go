@@ -33,15 +33,18 @@ type dbConn struct {
 	handler cache.EventHandler
 	// onUp runs after the initial dump of a new client; onDown after it
 	// is lost. Both run on the connection's goroutine.
-	onUp   func(cl client.Client)
+	onUp   func()
 	onDown func()
 
 	metrics      prometheus.Registerer
 	echoInterval time.Duration
 	echoTimeout  time.Duration
 
-	mu       sync.RWMutex
-	cl       client.Client
+	mu sync.RWMutex
+	cl client.Client
+	// tc is cl's cache, kept here because libovsdb drops its own reference
+	// on disconnect; the object itself stays intact, if stale.
+	tc       *cache.TableCache
 	synced   bool
 	restart  chan struct{}
 	lastErr  error
@@ -68,6 +71,16 @@ func (c *dbConn) Client() client.Client {
 		return nil
 	}
 	return c.cl
+}
+
+// Cache returns the current synced connection's cache, or nil.
+func (c *dbConn) Cache() *cache.TableCache {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if !c.synced {
+		return nil
+	}
+	return c.tc
 }
 
 // Synced reports whether the current connection finished its initial dump.
@@ -166,11 +179,11 @@ func (c *dbConn) session(ctx context.Context) error {
 	default:
 	}
 	c.mu.Lock()
-	c.cl, c.synced, c.lastErr, c.attempts = cl, true, nil, 0
+	c.cl, c.tc, c.synced, c.lastErr, c.attempts = cl, cl.Cache(), true, nil, 0
 	c.mu.Unlock()
 	c.logger.Info("OVSDB connected and synced", "endpoint", cl.CurrentEndpoint())
 	if c.onUp != nil {
-		c.onUp(cl)
+		c.onUp()
 	}
 	defer func() {
 		c.mu.Lock()

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/prometheus/client_golang/prometheus"
@@ -132,7 +133,7 @@ func New(cfg Config) (*Engine, error) {
 	e.ovs.endpoints = func() ([]string, *tls.Config, error) { return []string{cfg.OVSRemote}, nil, nil }
 	e.ovs.monitor = ovsMonitor
 	e.ovs.handler = e.ovsHandler()
-	e.ovs.onUp = func(client.Client) {
+	e.ovs.onUp = func() {
 		e.refreshIdentity()
 		e.metrics.dbConnected.WithLabelValues("ovs").Set(1)
 		e.q.AddAll()
@@ -146,7 +147,7 @@ func New(cfg Config) (*Engine, error) {
 	e.sb.endpoints = e.sbEndpoints
 	e.sb.monitor = e.sbMonitor
 	e.sb.handler = e.sbHandler()
-	e.sb.onUp = func(client.Client) {
+	e.sb.onUp = func() {
 		e.metrics.dbConnected.WithLabelValues("sb").Set(1)
 		e.q.AddAll()
 	}
@@ -163,13 +164,20 @@ func (e *Engine) Changed(typ string) func() { return func() { e.q.AddProvider(ty
 // Run connects and reconciles until ctx is done. It never unplugs on exit:
 // it just stops.
 func (e *Engine) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	wg.Add(4)
-	go func() { defer wg.Done(); e.ovs.run(ctx) }()
-	go func() { defer wg.Done(); e.sb.run(ctx) }()
-	go func() { defer wg.Done(); e.runProviders(ctx) }()
-	go func() { defer wg.Done(); e.worker(ctx) }()
-	wg.Wait()
+	// The connections outlive the worker so that a transaction in flight
+	// at shutdown completes instead of failing half-way.
+	connCtx, stopConns := context.WithCancel(context.Background())
+	var conns sync.WaitGroup
+	conns.Add(2)
+	go func() { defer conns.Done(); e.ovs.run(connCtx) }()
+	go func() { defer conns.Done(); e.sb.run(connCtx) }()
+	var workers sync.WaitGroup
+	workers.Add(2)
+	go func() { defer workers.Done(); e.runProviders(ctx) }()
+	go func() { defer workers.Done(); e.worker(ctx) }()
+	workers.Wait()
+	stopConns()
+	conns.Wait()
 	e.q.stop()
 	return nil
 }
@@ -215,14 +223,14 @@ func (e *Engine) Primed() bool {
 	if !e.ovs.Synced() || !e.sb.Synced() {
 		return false
 	}
-	cl := e.sb.Client()
-	if cl == nil {
+	tc := e.sb.Cache()
+	if tc == nil {
 		return false
 	}
 	e.mu.Lock()
 	name, cond := e.chassisName, e.chassisCond
 	e.mu.Unlock()
-	ch := findChassis(cl, name)
+	ch := findChassis(tc, name)
 	return ch != nil && ch.UUID == cond
 }
 
@@ -240,12 +248,12 @@ func (e *Engine) Handler() http.Handler { return e.httpHandler() }
 // Open_vSwitch row unless flags set them, and restarts the SB connection
 // when what it depends on changed.
 func (e *Engine) refreshIdentity() {
-	cl := e.ovs.Client()
-	if cl == nil {
+	tc := e.ovs.Cache()
+	if tc == nil {
 		return
 	}
 	var ext map[string]string
-	for _, m := range cl.Cache().Table(vswitch.OpenvSwitchTable).RowsShallow() {
+	for _, m := range tc.Table(vswitch.OpenvSwitchTable).RowsShallow() {
 		ext = m.(*vswitch.OpenvSwitch).ExternalIDs
 	}
 	e.mu.Lock()
@@ -325,8 +333,8 @@ func (e *Engine) sbMonitor(cl client.Client) *client.Monitor {
 	)
 }
 
-func findChassis(cl client.Client, name string) *sb.Chassis {
-	for _, m := range cl.Cache().Table(sb.ChassisTable).RowsShallow() {
+func findChassis(tc *cache.TableCache, name string) *sb.Chassis {
+	for _, m := range tc.Table(sb.ChassisTable).RowsShallow() {
 		if ch := m.(*sb.Chassis); ch.Name == name {
 			return ch
 		}
@@ -336,11 +344,11 @@ func findChassis(cl client.Client, name string) *sb.Chassis {
 
 // checkChassis moves the Port_Binding monitor onto the chassis row's UUID
 // when it differs from the one the current monitor uses.
-func (e *Engine) checkChassis(cl client.Client) (uuid string, known bool) {
+func (e *Engine) checkChassis(tc *cache.TableCache) (uuid string, known bool) {
 	e.mu.Lock()
 	name, cond := e.chassisName, e.chassisCond
 	e.mu.Unlock()
-	ch := findChassis(cl, name)
+	ch := findChassis(tc, name)
 	if ch == nil {
 		return "", false
 	}

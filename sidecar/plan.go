@@ -21,6 +21,8 @@ type Iface struct {
 	PortUUID    string
 	BridgeUUID  string
 	BridgeName  string
+	// Error is the Interface's error column: why OVS could not open it.
+	Error string
 }
 
 // IfaceID is external_ids:iface-id.
@@ -212,6 +214,9 @@ func (p *planner) outcome(k, provider string, st State, iface, reason string) {
 func (p *planner) considerKey(k string) {
 	var ours, foreign []*Iface
 	for _, i := range p.byIfaceID[k] {
+		if i.BridgeUUID == "" {
+			continue // not in any bridge: OVSDB is about to collect it
+		}
 		if i.Ours() {
 			ours = append(ours, i)
 		} else {
@@ -372,7 +377,11 @@ func (p *planner) considerPlug(k string, d Desired, ours, foreign []*Iface) {
 		}
 		p.res.Actions = append(p.res.Actions, a)
 	}
-	p.outcome(k, typ, StatePlugged, keep.Name, "")
+	reason := ""
+	if keep.Error != "" {
+		reason = "OVS reports: " + keep.Error
+	}
+	p.outcome(k, typ, StatePlugged, keep.Name, reason)
 }
 
 func (p *planner) conflict(k, typ, reason string) {

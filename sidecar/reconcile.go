@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/cache"
 	"k8s.io/klog/v2"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
@@ -30,16 +30,16 @@ type snapshot struct {
 	primed bool
 }
 
-func (e *Engine) takeSnapshot(ovsCl, sbCl client.Client) *snapshot {
+func (e *Engine) takeSnapshot(ovsTC, sbTC *cache.TableCache) *snapshot {
 	e.mu.Lock()
 	s := &snapshot{bridgeName: e.bridgeName, bindings: map[string]Binding{}}
 	e.mu.Unlock()
 
-	for _, m := range ovsCl.Cache().Table(vswitch.OpenvSwitchTable).RowsShallow() {
+	for _, m := range ovsTC.Table(vswitch.OpenvSwitchTable).RowsShallow() {
 		s.ovsRow = m.(*vswitch.OpenvSwitch)
 	}
-	bridges := ovsCl.Cache().Table(vswitch.BridgeTable).RowsShallow()
-	ports := ovsCl.Cache().Table(vswitch.PortTable).RowsShallow()
+	bridges := ovsTC.Table(vswitch.BridgeTable).RowsShallow()
+	ports := ovsTC.Table(vswitch.PortTable).RowsShallow()
 	portBridge := make(map[string]*vswitch.Bridge, len(ports))
 	for _, m := range bridges {
 		br := m.(*vswitch.Bridge)
@@ -56,9 +56,12 @@ func (e *Engine) takeSnapshot(ovsCl, sbCl client.Client) *snapshot {
 			ifacePort[i] = uuid
 		}
 	}
-	for uuid, m := range ovsCl.Cache().Table(vswitch.InterfaceTable).RowsShallow() {
+	for uuid, m := range ovsTC.Table(vswitch.InterfaceTable).RowsShallow() {
 		row := m.(*vswitch.Interface)
 		it := Iface{UUID: uuid, Name: row.Name, Type: row.Type, Options: row.Options, ExternalIDs: row.ExternalIDs, MTURequest: row.MTURequest}
+		if row.Error != nil {
+			it.Error = *row.Error
+		}
 		it.PortUUID = ifacePort[uuid]
 		if br := portBridge[it.PortUUID]; br != nil {
 			it.BridgeUUID, it.BridgeName = br.UUID, br.Name
@@ -66,12 +69,12 @@ func (e *Engine) takeSnapshot(ovsCl, sbCl client.Client) *snapshot {
 		s.ifaces = append(s.ifaces, it)
 	}
 
-	if sbCl != nil {
+	if sbTC != nil {
 		s.sbLive = true
-		uuid, known := e.checkChassis(sbCl)
+		uuid, known := e.checkChassis(sbTC)
 		if known {
 			s.chassisUUID = uuid
-			for _, m := range sbCl.Cache().Table(sb.PortBindingTable).RowsShallow() {
+			for _, m := range sbTC.Table(sb.PortBindingTable).RowsShallow() {
 				pb := m.(*sb.PortBinding)
 				b := Binding{LogicalPort: pb.LogicalPort, Type: pb.Type, Options: pb.Options}
 				if pb.ParentPort != nil {
@@ -98,19 +101,15 @@ type prepared struct {
 }
 
 func (e *Engine) reconcile(ctx context.Context, b batch) {
-	ovsCl := e.ovs.Client()
-	if ovsCl == nil {
+	ovsCl, ovsTC := e.ovs.Client(), e.ovs.Cache()
+	if ovsCl == nil || ovsTC == nil {
 		return // the OVS resync on connect recomputes everything
 	}
 	if containsMarker(b.providers, identityChanged) {
 		e.refreshIdentity()
 	}
-	sbCl := e.sb.Client()
-	snap := e.takeSnapshot(ovsCl, sbCl)
+	snap := e.takeSnapshot(ovsTC, e.sb.Cache())
 	e.metrics.primed.Set(b2f(snap.primed))
-	if b.all {
-		e.expect = map[string]*expectation{}
-	}
 	if !snap.sbLive || snap.chassisUUID == "" {
 		// Without live bindings and a chassis row nothing plugs or
 		// unplugs; the SB resync after (re)connect recomputes everything.

@@ -94,17 +94,20 @@ func (e *Engine) apply(ctx context.Context, cl client.Client, snap *snapshot, ac
 	failed := map[string]error{}
 	for start := 0; start < len(actions); start += e.cfg.TxnBatch {
 		chunk := actions[start:min(start+e.cfg.TxnBatch, len(actions))]
-		err := e.transact(ctx, cl, chunk, creates, removes)
+		if ctx.Err() != nil {
+			break
+		}
+		err := e.transact(cl, chunk, creates, removes)
 		if err == nil {
 			continue
 		}
-		if len(chunk) == 1 {
+		if len(chunk) == 1 || ctx.Err() != nil {
 			failed[chunk[0].LogicalPort] = err
 			continue
 		}
 		klog.InfoS("Batched transaction failed; retrying its ports one by one", "ports", len(chunk), "err", err)
 		for _, a := range chunk {
-			if err := e.transact(ctx, cl, []Action{a}, creates, removes); err != nil {
+			if err := e.transact(cl, []Action{a}, creates, removes); err != nil {
 				failed[a.LogicalPort] = err
 			}
 		}
@@ -115,7 +118,7 @@ func (e *Engine) apply(ctx context.Context, cl client.Client, snap *snapshot, ac
 // transact commits one transaction and then calls the providers: Finish
 // (and CtxDestroy for create) on success; on failure the unused contexts
 // are destroyed by the caller.
-func (e *Engine) transact(ctx context.Context, cl client.Client, actions []Action, creates, removes map[string]*prepared) error {
+func (e *Engine) transact(cl client.Client, actions []Action, creates, removes map[string]*prepared) error {
 	var ops []ovsdb.Operation
 	type span struct{ from, to int }
 	spans := make([]span, len(actions))
@@ -127,7 +130,9 @@ func (e *Engine) transact(ctx context.Context, cl client.Client, actions []Actio
 		spans[i] = span{len(ops), len(ops) + len(aops)}
 		ops = append(ops, aops...)
 	}
-	tctx, cancel := context.WithTimeout(ctx, txnTimeout)
+	// Not the worker's context: a transaction already sent at shutdown
+	// should finish and be followed by Finish, not be abandoned.
+	tctx, cancel := context.WithTimeout(context.Background(), txnTimeout)
 	defer cancel()
 	start := time.Now()
 	results, err := cl.Transact(tctx, ops...)
@@ -185,9 +190,17 @@ func actionOps(cl client.Client, a Action, n int) ([]ovsdb.Operation, error) {
 		ops = append(ops, o...)
 		return nil
 	}
+	// Like OVN's ovsport_remove: drop the port from its bridge and delete
+	// the rows explicitly rather than relying on garbage collection.
 	for _, r := range a.Remove {
 		br := &vswitch.Bridge{UUID: r.BridgeUUID}
 		if err := add(cl.Where(br).Mutate(br, model.Mutation{Field: &br.Ports, Mutator: ovsdb.MutateOperationDelete, Value: []string{r.PortUUID}})); err != nil {
+			return nil, err
+		}
+		if err := add(cl.Where(&vswitch.Port{UUID: r.PortUUID}).Delete()); err != nil {
+			return nil, err
+		}
+		if err := add(cl.Where(&vswitch.Interface{UUID: r.UUID}).Delete()); err != nil {
 			return nil, err
 		}
 	}

@@ -1,0 +1,230 @@
+package sidecar
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/database/inmemory"
+	"github.com/ovn-kubernetes/libovsdb/model"
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+	"github.com/ovn-kubernetes/libovsdb/server"
+
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers/dummy"
+)
+
+// memStack is an in-process OVS and SB pair on libovsdb's in-memory
+// server. It ignores monitor conditions and does no garbage collection, so
+// it exercises the engine's logic, not OVSDB's; e2e/ does the real thing.
+type memStack struct {
+	ovsSock, sbSock string
+	ovs, sb         client.Client // test-side clients
+	chassisUUID     string
+	bridgeUUID      string
+}
+
+func serveMem(t testing.TB, name string, full func() (model.ClientDBModel, error), schema ovsdb.DatabaseSchema, sock string) {
+	t.Helper()
+	cm, err := full()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := logr.Discard()
+	db := inmemory.NewDatabase(map[string]model.ClientDBModel{name: cm}, &logger)
+	dm, errs := model.NewDatabaseModel(schema, cm)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	srv, err := server.NewOvsdbServer(db, &logger, dm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve("unix", sock) }()
+	t.Cleanup(srv.Close)
+	deadline := time.Now().Add(5 * time.Second)
+	for !srv.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s in-memory server not ready", name)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func memClient(t testing.TB, full func() (model.ClientDBModel, error), sock string) client.Client {
+	t.Helper()
+	cm, err := full()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := client.NewOVSDBClient(cm, client.WithEndpoint("unix:"+sock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.MonitorAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func mustTransact(t testing.TB, cl client.Client, ops ...ovsdb.Operation) []ovsdb.OperationResult {
+	t.Helper()
+	res, err := cl.Transact(context.Background(), ops...)
+	if err == nil {
+		_, err = ovsdb.CheckOperationResults(res, ops)
+	}
+	if err != nil {
+		t.Fatalf("transact: %v", err)
+	}
+	return res
+}
+
+func must[T any](t testing.TB) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+func newMemStack(t testing.TB) *memStack {
+	dir := t.TempDir()
+	m := &memStack{ovsSock: filepath.Join(dir, "db.sock"), sbSock: filepath.Join(dir, "sb.sock")}
+	serveMem(t, "Open_vSwitch", vswitch.FullDatabaseModel, vswitch.Schema(), m.ovsSock)
+	serveMem(t, "OVN_Southbound", sb.FullDatabaseModel, sb.Schema(), m.sbSock)
+	m.ovs = memClient(t, vswitch.FullDatabaseModel, m.ovsSock)
+	m.sb = memClient(t, sb.FullDatabaseModel, m.sbSock)
+
+	ops := must[[]ovsdb.Operation](t)(m.ovs.Create(&vswitch.Bridge{UUID: "br", Name: "br-int", DatapathType: "netdev"}))
+	ops = append(ops, must[[]ovsdb.Operation](t)(m.ovs.Create(&vswitch.OpenvSwitch{
+		UUID:        "ovs",
+		Bridges:     []string{"br"},
+		ExternalIDs: map[string]string{"system-id": "chassis-1", "ovn-remote": "unix:" + m.sbSock},
+	}))...)
+	res := mustTransact(t, m.ovs, ops...)
+	m.bridgeUUID = res[0].UUID.GoUUID
+	res = mustTransact(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.Create(&sb.Chassis{UUID: "ch", Name: "chassis-1", Hostname: "dpu1"}))...)
+	m.chassisUUID = res[0].UUID.GoUUID
+	return m
+}
+
+// addBindings inserts Port_Bindings requesting this chassis in one
+// transaction.
+func (m *memStack) addBindings(t testing.TB, names []string, opts map[string]string) {
+	t.Helper()
+	var ops []ovsdb.Operation
+	for i, n := range names {
+		o := map[string]string{OptPlugType: dummy.Type}
+		for k, v := range opts {
+			o[k] = v
+		}
+		ch := m.chassisUUID
+		ops = append(ops, must[[]ovsdb.Operation](t)(m.sb.Create(&sb.PortBinding{
+			UUID: fmt.Sprintf("pb%d", i), LogicalPort: n, RequestedChassis: &ch, Options: o, TunnelKey: i + 1,
+			Datapath: m.datapath(t),
+		}))...)
+	}
+	mustTransact(t, m.sb, ops...)
+}
+
+var dpOnce sync.Map
+
+// datapath returns a Datapath_Binding UUID; Port_Binding requires one.
+func (m *memStack) datapath(t testing.TB) string {
+	if v, ok := dpOnce.Load(m); ok {
+		return v.(string)
+	}
+	res := mustTransact(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.Create(&sb.DatapathBinding{UUID: "dp", TunnelKey: 1}))...)
+	dpOnce.Store(m, res[0].UUID.GoUUID)
+	return res[0].UUID.GoUUID
+}
+
+func (m *memStack) deleteBindings(t testing.TB, names []string) {
+	t.Helper()
+	var ops []ovsdb.Operation
+	for _, n := range names {
+		ops = append(ops, must[[]ovsdb.Operation](t)(m.sb.WhereCache(func(pb *sb.PortBinding) bool { return pb.LogicalPort == n }).Delete())...)
+	}
+	mustTransact(t, m.sb, ops...)
+}
+
+// plugged returns the test client's view of ovn-plugged interfaces.
+func (m *memStack) plugged() map[string]*vswitch.Interface {
+	out := map[string]*vswitch.Interface{}
+	for _, r := range m.ovs.Cache().Table(vswitch.InterfaceTable).RowsShallow() {
+		i := r.(*vswitch.Interface)
+		if i.ExternalIDs[ExtOvnPlugged] != "" {
+			out[i.ExternalIDs[ExtIfaceID]] = i
+		}
+	}
+	return out
+}
+
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// startEngine runs an engine with the dummy provider against m.
+func (m *memStack) startEngine(t testing.TB) (*Engine, context.CancelFunc) {
+	t.Helper()
+	reg := providers.NewRegistry(nil)
+	if err := reg.Register(dummy.New()); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Config{OVSRemote: "unix:" + m.ovsSock, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = e.Run(ctx); close(done) }()
+	stop := func() { cancel(); <-done }
+	t.Cleanup(stop)
+	waitFor(t, "engine primed", 10*time.Second, e.Primed)
+	return e, stop
+}
+
+func names(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%d", prefix, i)
+	}
+	return out
+}
+
+// countingHandler counts Interface, Port and Bridge changes.
+type countingHandler struct {
+	mu sync.Mutex
+	n  *int
+}
+
+func (c *countingHandler) bump(table string) {
+	if table == vswitch.InterfaceTable || table == vswitch.PortTable || table == vswitch.BridgeTable {
+		c.mu.Lock()
+		*c.n++
+		c.mu.Unlock()
+	}
+}
+func (c *countingHandler) OnAdd(table string, _ model.Model)       { c.bump(table) }
+func (c *countingHandler) OnUpdate(table string, _, _ model.Model) { c.bump(table) }
+func (c *countingHandler) OnDelete(table string, _ model.Model)    { c.bump(table) }
