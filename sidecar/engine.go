@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/cache"
@@ -75,6 +76,9 @@ type Engine struct {
 	// wantedNames maps interface names providers asked for to their
 	// logical port, so a conflicting interface's removal wakes the port.
 	wantedNames map[string]string
+
+	// passes counts completed reconcile passes (for tests and benchmarks).
+	passes atomic.Uint64
 
 	// worker-only state.
 	expect   map[string]*expectation
@@ -214,6 +218,7 @@ func (e *Engine) worker(ctx context.Context) {
 		start := time.Now()
 		e.reconcile(ctx, b)
 		e.metrics.reconcileDuration.Observe(time.Since(start).Seconds())
+		e.passes.Add(1)
 	}
 }
 
