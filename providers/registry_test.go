@@ -3,6 +3,7 @@ package providers_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
@@ -120,27 +121,38 @@ func TestTypedErrors(t *testing.T) {
 	}
 }
 
+// uniqueType gives each run its own type name: Add is process-global, and
+// go test -count=N runs a test N times in one process.
+func uniqueType(t *testing.T) string {
+	runs++
+	return fmt.Sprintf("%s-%d", t.Name(), runs)
+}
+
+var runs int
+
 func TestAddPanicsOnDuplicate(t *testing.T) {
-	providers.Add(&countingProvider{typ: "registry-test-dup"})
+	typ := uniqueType(t)
+	providers.Add(&countingProvider{typ: typ})
 	defer func() {
 		if recover() == nil {
 			t.Fatal("second Add of the same type did not panic")
 		}
 	}()
-	providers.Add(&countingProvider{typ: "registry-test-dup"})
+	providers.Add(&countingProvider{typ: typ})
 }
 
 func TestSelect(t *testing.T) {
-	providers.Add(&countingProvider{typ: "registry-test-sel"})
+	typ := uniqueType(t)
+	providers.Add(&countingProvider{typ: typ})
 	all, err := providers.Select("all")
 	if err != nil || len(all) == 0 {
 		t.Fatalf("Select(all) = %v, %v", all, err)
 	}
-	got, err := providers.Select(" registry-test-sel , registry-test-sel")
-	if err != nil || len(got) != 1 || got[0] != "registry-test-sel" {
+	got, err := providers.Select(" " + typ + " , " + typ)
+	if err != nil || len(got) != 1 || got[0] != typ {
 		t.Fatalf("Select = %v, %v", got, err)
 	}
-	if _, err := providers.Select("registry-test-sel,nope"); err == nil {
+	if _, err := providers.Select(typ + ",nope"); err == nil {
 		t.Fatal("Select accepted a provider that is not compiled in")
 	}
 }

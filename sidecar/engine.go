@@ -84,7 +84,6 @@ type Engine struct {
 	expect   map[string]*expectation
 	attempts map[string]int
 	warned   map[string]warnState
-	lateMu   sync.Mutex
 }
 
 // New builds an engine.

@@ -322,11 +322,12 @@ func (p *planner) considerPlug(k string, d Desired, ours, foreign []*Iface) {
 
 	// keep is our interface that already is what the provider asks for: the
 	// same name on the integration bridge, plugged by this provider (or by
-	// one that is not available, meaning ovn-plugged was tampered with).
+	// a name no binary compiles in, meaning ovn-plugged was tampered with).
+	// A disabled provider is real, so its interface goes through its remove.
 	var keep *Iface
 	var remove []*Iface
 	for _, i := range ours {
-		sameOwner := i.PluggedBy() == typ || p.in.Providers(i.PluggedBy()) != ProviderEnabled
+		sameOwner := i.PluggedBy() == typ || p.in.Providers(i.PluggedBy()) == ProviderUnknown
 		if keep == nil && i.Name == out.Name && i.BridgeUUID == p.in.BridgeUUID && sameOwner {
 			keep = i
 			continue

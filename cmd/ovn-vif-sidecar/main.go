@@ -3,6 +3,7 @@
 //
 //	ovn-vif-sidecar [flags]            run the daemon
 //	ovn-vif-sidecar status [flags]     show each logical port's plug state
+//	ovn-vif-sidecar hw [flags]         list the switchdev ports this DPU has
 //	ovn-vif-sidecar version
 package main
 
@@ -25,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/klog/v2"
 
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/hwdb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar"
 )
@@ -39,6 +41,8 @@ func main() {
 		switch os.Args[1] {
 		case "status":
 			os.Exit(runStatus(os.Args[2:]))
+		case "hw":
+			os.Exit(runHW(os.Args[2:]))
 		case "version", "--version":
 			fmt.Println(version)
 			return
@@ -133,6 +137,15 @@ func daemon(f daemonFlags) error {
 			klog.ErrorS(err, "Provider destroy")
 		}
 	}()
+	promReg.MustRegister(newHWDBCollector(func() []*hwdb.DB {
+		var dbs []*hwdb.DB
+		for _, p := range reg.Enabled() {
+			if h, ok := p.(interface{ DB() *hwdb.DB }); ok && h.DB() != nil {
+				dbs = append(dbs, h.DB())
+			}
+		}
+		return dbs
+	}))
 	klog.InfoS("Starting ovn-vif-sidecar", "version", version, "providers", reg.Types(), "ovsDB", f.ovsDB)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
