@@ -1,0 +1,67 @@
+# ovn-vif-sidecar. `make test` is what CI runs (.ci/run); `make sandbox`
+# starts a throwaway OVS/OVN stack to play with. Both need root on Debian 12.
+
+GO        ?= go
+BIN       := bin/ovn-vif-sidecar
+E2E_TIMEOUT ?= 10m
+# Daemons and tools the e2e tests and the sandbox run.
+DEPS_CMDS := ip ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl ovs-appctl \
+             ovn-northd ovn-controller ovn-nbctl ovn-sbctl
+DEPS_PKGS := openvswitch-switch ovn-central ovn-host iproute2
+
+.PHONY: all deps build generate test unit e2e lint sandbox bench clean
+
+all: build
+
+# Installs the Debian packages only if one of their commands is missing.
+# policy-rc.d keeps apt from starting the system's own ovsdb-server,
+# ovs-vswitchd, ovn-northd and ovn-controller; the stacks never use them
+# either way (every daemon and tool is pointed at a temp dir).
+deps:
+	@missing=; for c in $(DEPS_CMDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: missing$$missing; installing $(DEPS_PKGS)"; \
+		if [ "$$(id -u)" != 0 ]; then echo "deps: run as root to install packages" >&2; exit 1; fi; \
+		own_policy=; \
+		if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1; \
+		fi; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q && apt-get install -y -q --no-install-recommends $(DEPS_PKGS); rc=$$?; \
+		[ -z "$$own_policy" ] || rm -f /usr/sbin/policy-rc.d; \
+		exit $$rc; \
+	fi
+	$(GO) mod download
+
+build:
+	$(GO) build -o $(BIN) ./cmd/ovn-vif-sidecar
+
+generate:
+	$(GO) generate ./ovsdbmodel/...
+
+# Unit tests, then the e2e tests against real OVS/OVN stacks. The e2e
+# tests fail (never skip) without root, the packages or the binary.
+test: deps build
+	$(MAKE) -k unit e2e
+
+unit:
+	$(GO) test $$($(GO) list ./... | grep -v '/e2e$$')
+
+e2e:
+	OVN_VIF_SIDECAR_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -timeout=$(E2E_TIMEOUT) ./e2e/...
+
+lint:
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+sandbox: deps build
+	OVN_VIF_SIDECAR_BIN=$(CURDIR)/$(BIN) $(GO) run ./cmd/sandbox $(SANDBOX_ARGS)
+
+# Placeholder until the benchmarks land.
+bench:
+	$(GO) test -run='^$$' -bench=. ./...
+
+clean:
+	rm -rf bin
