@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
@@ -301,6 +302,9 @@ func (e *Engine) sbEndpoints() ([]string, *tls.Config, error) {
 		return nil, nil, errors.New("no SB remote: set --sb-db or Open_vSwitch external_ids:ovn-remote")
 	}
 	eps := splitRemotes(remote)
+	// Like ovn-controller, start at a random member so that a fleet of
+	// DPUs spreads over a clustered SB.
+	rand.Shuffle(len(eps), func(i, j int) { eps[i], eps[j] = eps[j], eps[i] })
 	for _, ep := range eps {
 		if len(ep) > 4 && ep[:4] == "ssl:" && e.cfg.TLS == nil {
 			return nil, nil, fmt.Errorf("SB remote %s needs --private-key, --certificate and --ca-cert", ep)

@@ -23,6 +23,8 @@ type snapshot struct {
 	bridge      *vswitch.Bridge
 	bridgeName  string
 	ifaces      []Iface
+	ifaceByUUID map[string]*Iface
+	portInUse   map[string]bool
 	bindings    map[string]Binding
 	chassisUUID string
 	// sbLive is true when the SB cache is from a synced connection.
@@ -67,6 +69,12 @@ func (e *Engine) takeSnapshot(ovsTC, sbTC *cache.TableCache) *snapshot {
 			it.BridgeUUID, it.BridgeName = br.UUID, br.Name
 		}
 		s.ifaces = append(s.ifaces, it)
+	}
+	s.ifaceByUUID = make(map[string]*Iface, len(s.ifaces))
+	s.portInUse = make(map[string]bool, len(s.ifaces))
+	for i := range s.ifaces {
+		s.ifaceByUUID[s.ifaces[i].UUID] = &s.ifaces[i]
+		s.portInUse[s.ifaces[i].PortUUID] = true
 	}
 
 	if sbTC != nil {
@@ -143,11 +151,7 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 		Consent:       map[string]error{},
 		UnplugAllowed: snap.primed,
 	}
-	ifaceByUUID := make(map[string]*Iface, len(snap.ifaces))
-	for i := range snap.ifaces {
-		ifaceByUUID[snap.ifaces[i].UUID] = &snap.ifaces[i]
-	}
-
+	ifaceByUUID := snap.ifaceByUUID
 	creates := e.prepareCreates(ctx, snap, desired, ifaceByUUID)
 	for k, p := range creates {
 		ans := Answer{Out: p.out, Err: p.err}

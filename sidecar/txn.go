@@ -27,12 +27,7 @@ type expectation struct {
 }
 
 func (x *expectation) satisfied(s *snapshot) bool {
-	have := map[string]*Iface{}
-	ports := map[string]bool{}
-	for i := range s.ifaces {
-		have[s.ifaces[i].UUID] = &s.ifaces[i]
-		ports[s.ifaces[i].PortUUID] = true
-	}
+	have, ports := s.ifaceByUUID, s.portInUse
 	for _, u := range x.created {
 		if have[u] == nil {
 			return false
