@@ -36,7 +36,10 @@ type dbConn struct {
 	onUp   func()
 	onDown func()
 
-	metrics      prometheus.Registerer
+	metrics prometheus.Registerer
+	// clustered names the database whose cluster membership is checked
+	// through _Server before the connection is trusted; "" skips it.
+	clustered    string
 	echoInterval time.Duration
 	echoTimeout  time.Duration
 
@@ -164,6 +167,15 @@ func (c *dbConn) session(ctx context.Context) error {
 		return fmt.Errorf("connect %v: %w", eps, err)
 	}
 	defer cl.Close()
+	if c.clustered != "" {
+		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+		w, err := watchCluster(wctx, cl.CurrentEndpoint(), tlsCfg, c.clustered, c.Restart)
+		wcancel()
+		if err != nil {
+			return err
+		}
+		defer w.Close()
+	}
 	if c.handler != nil {
 		cl.Cache().AddEventHandler(c.handler)
 	}

@@ -149,6 +149,7 @@ func New(cfg Config) (*Engine, error) {
 
 	e.sb = newDBConn("sb", sbModel, cfg.MetricsRegistry)
 	e.sb.endpoints = e.sbEndpoints
+	e.sb.clustered = "OVN_Southbound"
 	e.sb.monitor = e.sbMonitor
 	e.sb.handler = e.sbHandler()
 	e.sb.onUp = func() {
