@@ -133,17 +133,19 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 
+	e.metrics.state.read = func() (bool, bool, bool) {
+		ovs, sb := e.Connected()
+		return ovs, sb, e.Primed()
+	}
 	e.ovs = newDBConn("ovs", ovsModel, cfg.MetricsRegistry)
 	e.ovs.endpoints = func() ([]string, *tls.Config, error) { return []string{cfg.OVSRemote}, nil, nil }
 	e.ovs.monitor = ovsMonitor
 	e.ovs.handler = e.ovsHandler()
 	e.ovs.onUp = func() {
 		e.refreshIdentity()
-		e.metrics.dbConnected.WithLabelValues("ovs").Set(1)
 		e.q.AddAll()
 	}
 	e.ovs.onDown = func() {
-		e.metrics.dbConnected.WithLabelValues("ovs").Set(0)
 		e.q.AddAll()
 	}
 
@@ -153,11 +155,9 @@ func New(cfg Config) (*Engine, error) {
 	e.sb.monitor = e.sbMonitor
 	e.sb.handler = e.sbHandler()
 	e.sb.onUp = func() {
-		e.metrics.dbConnected.WithLabelValues("sb").Set(1)
 		e.q.AddAll()
 	}
 	e.sb.onDown = func() {
-		e.metrics.dbConnected.WithLabelValues("sb").Set(0)
 		e.q.AddAll()
 	}
 	return e, nil

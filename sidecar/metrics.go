@@ -19,8 +19,30 @@ type Metrics struct {
 	prepareTimeouts   *prometheus.CounterVec
 	txnDuration       prometheus.Histogram
 	reconcileDuration prometheus.Histogram
-	dbConnected       *prometheus.GaugeVec
-	primed            prometheus.Gauge
+	ports             *prometheus.GaugeVec
+	// state reports connection and priming state at scrape time, so the
+	// gauges are right even while the worker is idle or waiting.
+	state *stateCollector
+}
+
+type stateCollector struct {
+	connected, primed *prometheus.Desc
+	read              func() (ovs, sb, primed bool)
+}
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.connected
+	ch <- c.primed
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	var ovs, sb, primed bool
+	if c.read != nil {
+		ovs, sb, primed = c.read()
+	}
+	ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, b2f(ovs), "ovs")
+	ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, b2f(sb), "sb")
+	ch <- prometheus.MustNewConstMetric(c.primed, prometheus.GaugeValue, b2f(primed))
 }
 
 // NewMetrics creates the metrics and registers them with reg, if non-nil.
@@ -40,16 +62,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "OVS transaction latency.", Buckets: prometheus.ExponentialBuckets(1e-4, 2, 16)}),
 		reconcileDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "reconcile_duration_seconds",
 			Help: "Duration of one reconcile pass, including provider calls and transactions.", Buckets: prometheus.ExponentialBuckets(1e-5, 2, 20)}),
-		dbConnected: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "db_connected",
-			Help: "1 when the database connection is up and its initial dump is done."}, []string{"db"}),
-		primed: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "primed",
-			Help: "1 when both databases have synced since their last (re)connect and the chassis is known; unplugging is allowed."}),
+		ports: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "ports",
+			Help: "Logical ports the sidecar considers, by provider and state (plugged, pending, conflict, error, unplug-blocked)."}, []string{"provider", "state"}),
+		state: &stateCollector{
+			connected: prometheus.NewDesc(Namespace+"_db_connected", "1 when the database connection is up and its initial dump is done.", []string{"db"}, nil),
+			primed:    prometheus.NewDesc(Namespace+"_primed", "1 when both databases have synced since their last (re)connect and the chassis is known; unplugging is allowed.", nil, nil),
+		},
 	}
-	m.dbConnected.WithLabelValues("ovs")
-	m.dbConnected.WithLabelValues("sb")
 	if reg != nil {
 		reg.MustRegister(m.plugged, m.pending, m.operations, m.prepareDuration, m.prepareTimeouts,
-			m.txnDuration, m.reconcileDuration, m.dbConnected, m.primed)
+			m.txnDuration, m.reconcileDuration, m.ports, m.state)
 	}
 	return m
 }

@@ -117,7 +117,6 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 		e.refreshIdentity()
 	}
 	snap := e.takeSnapshot(ovsTC, e.sb.Cache())
-	e.metrics.primed.Set(b2f(snap.primed))
 	if !snap.sbLive || snap.chassisUUID == "" {
 		// Without live bindings and a chassis row nothing plugs or
 		// unplugs; the SB resync after (re)connect recomputes everything.

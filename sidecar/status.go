@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"k8s.io/klog/v2"
+
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 )
 
 // PortStatus is what operators see for one logical port (GET /ports).
@@ -128,17 +130,24 @@ func (e *Engine) warn(k string, o Outcome, now time.Time, msg string) {
 func (e *Engine) updateGauges() {
 	plugged := map[string]float64{}
 	pending := map[[2]string]float64{}
+	byState := map[[2]string]float64{}
 	for _, p := range e.status.list() {
+		prov := providerLabel(p.Provider)
+		byState[[2]string{prov, string(p.State)}]++
 		switch p.State {
 		case StatePlugged:
-			plugged[p.Provider]++
+			plugged[prov]++
 		case StatePending:
-			pending[[2]string{p.Provider, pendingReasonClass(p.Reason)}]++
+			pending[[2]string{prov, pendingReasonClass(p.Reason)}]++
 		}
 	}
 	e.metrics.plugged.Reset()
 	for prov, n := range plugged {
 		e.metrics.plugged.WithLabelValues(prov).Set(n)
+	}
+	e.metrics.ports.Reset()
+	for k, n := range byState {
+		e.metrics.ports.WithLabelValues(k[0], k[1]).Set(n)
 	}
 	e.metrics.pending.Reset()
 	for k, n := range pending {
@@ -156,4 +165,13 @@ func pendingReasonClass(reason string) string {
 	default:
 		return "not_ready"
 	}
+}
+
+// providerLabel bounds label values: vif-plug-type comes from the CMS, so
+// a type that is not compiled in is reported as "unknown".
+func providerLabel(typ string) string {
+	if _, ok := providers.CompiledProvider(typ); ok {
+		return typ
+	}
+	return "unknown"
 }

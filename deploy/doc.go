@@ -1,0 +1,19 @@
+// Package deploy holds the deployment artefacts for ovn-vif-sidecar and
+// the tests that keep them honest: the systemd unit and its
+// /etc/default file (systemd/), the Kubernetes DaemonSet that runs
+// ovn-controller and the sidecar in one pod on DPU nodes (kubernetes/),
+// and, at the repository root, the Containerfile.
+//
+// The package has no code. Its tests parse every artefact and check the
+// properties that break silently otherwise: probe paths and ports that
+// match the daemon's listener, a read-only sysfs mount that matches
+// --sysfs-root, the OVS run directory shared by both containers, a
+// kustomization that lists exactly the manifests that exist, unit
+// ordering after Open vSwitch and OVN, a static multi-stage image build,
+// and that every flag the artefacts pass exists in the daemon's --help.
+// They also hold docs/operations.md to the code: its flag table, the
+// subcommand flags, every engine metric and every port state.
+//
+// The tests build ./cmd/ovn-vif-sidecar once (TestMain), so they need the
+// go command and fail when the daemon does not compile.
+package deploy
