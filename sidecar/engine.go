@@ -82,9 +82,10 @@ type Engine struct {
 	passes atomic.Uint64
 
 	// worker-only state.
-	expect   map[string]*expectation
-	attempts map[string]int
-	warned   map[string]warnState
+	noBridgeLogged bool
+	expect         map[string]*expectation
+	attempts       map[string]int
+	warned         map[string]warnState
 }
 
 // New builds an engine.

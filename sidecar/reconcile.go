@@ -123,9 +123,13 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 		return
 	}
 	if snap.bridge == nil {
-		klog.V(2).InfoS("Integration bridge does not exist yet; waiting", "bridge", snap.bridgeName)
+		if !e.noBridgeLogged {
+			klog.InfoS("Integration bridge does not exist yet; nothing is plugged until ovn-controller creates it", "bridge", snap.bridgeName)
+			e.noBridgeLogged = true
+		}
 		return
 	}
+	e.noBridgeLogged = false
 
 	keys := e.selectKeys(b, snap)
 	if len(keys) == 0 {
