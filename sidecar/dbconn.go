@@ -103,6 +103,11 @@ func (c *dbConn) LastError() error {
 // Restart drops the current connection and makes a new one, for example
 // because the monitor condition must change.
 func (c *dbConn) Restart() {
+	// Unsynced at once, not when the session notices: until the new
+	// monitor's dump is complete, the old cache must not open the gate.
+	c.mu.Lock()
+	c.synced = false
+	c.mu.Unlock()
 	select {
 	case c.restart <- struct{}{}:
 	default:

@@ -72,8 +72,10 @@ type Engine struct {
 	chassisName string
 	sbRemote    string
 	bridgeName  string
-	// chassisCond is the chassis UUID in the current SB monitor condition.
-	chassisCond string
+	// chassisCond is the chassis UUID the next SB monitor will use, and
+	// monitoredCond the one the current monitor was built with.
+	chassisCond   string
+	monitoredCond string
 	// wantedNames maps interface names providers asked for to their
 	// logical port, so a conflicting interface's removal wakes the port.
 	wantedNames map[string]string
@@ -235,7 +237,7 @@ func (e *Engine) Primed() bool {
 		return false
 	}
 	e.mu.Lock()
-	name, cond := e.chassisName, e.chassisCond
+	name, cond := e.chassisName, e.monitoredCond
 	e.mu.Unlock()
 	ch := findChassis(tc, name)
 	return ch != nil && ch.UUID == cond
@@ -333,6 +335,7 @@ func ovsMonitor(cl client.Client) *client.Monitor {
 func (e *Engine) sbMonitor(cl client.Client) *client.Monitor {
 	e.mu.Lock()
 	name, cond := e.chassisName, e.chassisCond
+	e.monitoredCond = cond
 	e.mu.Unlock()
 	ch := &sb.Chassis{}
 	pb := &sb.PortBinding{}
@@ -356,12 +359,14 @@ func findChassis(tc *cache.TableCache, name string) *sb.Chassis {
 // when it differs from the one the current monitor uses.
 func (e *Engine) checkChassis(tc *cache.TableCache) (uuid string, known bool) {
 	e.mu.Lock()
-	name, cond := e.chassisName, e.chassisCond
+	name, cond := e.chassisName, e.monitoredCond
 	e.mu.Unlock()
 	ch := findChassis(tc, name)
 	if ch == nil {
 		return "", false
 	}
+	// Compare with the condition the cache was built with, so that a
+	// restart request lost in a race is simply asked for again.
 	if ch.UUID != cond {
 		e.mu.Lock()
 		e.chassisCond = ch.UUID
