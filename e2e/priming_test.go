@@ -293,3 +293,65 @@ func TestPrimingRestartNeverUnplugs(t *testing.T) {
 		}
 	}
 }
+
+// TestPrimingControllerExitKeepsPorts covers an ovn-controller stop and
+// start (an upgrade): its graceful exit deletes the Chassis row, which
+// clears requested_chassis on every binding in the same transaction, and
+// the new Chassis row is resolved by ovn-northd only a moment later.
+// Neither gap may look like "the bindings are gone".
+func TestPrimingControllerExitKeepsPorts(t *testing.T) {
+	t.Parallel()
+	s := stack.New(t, stack.Options{})
+	lsps := []string{"up1", "up2", "up3", "up4", "up5"}
+	before := ctPlugMany(t, s, lsps...)
+
+	s.Appctl(s.Controller, "exit")
+	if _, ok := s.Controller.Wait(30 * time.Second); !ok {
+		t.Fatal("ovn-controller did not exit")
+	}
+	s.Eventually(30*time.Second, "chassis row deleted by ovn-controller's exit", func() error {
+		if out := s.SBCtl("--bare", "--columns=name", "find", "Chassis", "name="+s.Chassis); out != "" {
+			return fmt.Errorf("chassis still there: %q", out)
+		}
+		return nil
+	})
+	ctNever(t, 3*time.Second, "ports while the chassis row is gone", func() error {
+		return ctUntouched(s.Interfaces(), before, lsps...)
+	})
+	if got := ctSidecarPorts(t, s)["up1"]; got.State != "unplug-blocked" && got.State != "plugged" {
+		t.Fatalf("up1 while the chassis is gone: %+v", got)
+	}
+
+	// Freeze northd so the new Chassis row stays unresolved in the
+	// bindings for a while: the window is otherwise only milliseconds.
+	s.Northd.Pause()
+	s.Controller.Start()
+	s.Eventually(30*time.Second, "new chassis row and sidecar primed on it", func() error {
+		if out := s.SBCtl("--bare", "--columns=name", "find", "Chassis", "name="+s.Chassis); out == "" {
+			return fmt.Errorf("no chassis row yet")
+		}
+		if code := ctReadyz(s); code != http.StatusOK {
+			return fmt.Errorf("/readyz %d", code)
+		}
+		return nil
+	})
+	ctNever(t, 3*time.Second, "ports while northd has not resolved the new chassis", func() error {
+		return ctUntouched(s.Interfaces(), before, lsps...)
+	})
+	if got := ctSidecarPorts(t, s)["up1"]; got.State != "unplug-blocked" {
+		t.Fatalf("up1 while its binding is unresolved: %+v, want unplug-blocked", got)
+	}
+	s.Northd.Resume()
+	s.WaitLSPsUp(plugTimeout, lsps...)
+	if err := ctUntouched(s.Interfaces(), before, lsps...); err != nil {
+		t.Fatal(err)
+	}
+	s.Eventually(plugTimeout, "status plugged again", func() error {
+		for _, l := range lsps {
+			if st := ctSidecarPorts(t, s)[l]; st.State != "plugged" {
+				return fmt.Errorf("%s: %+v", l, st)
+			}
+		}
+		return nil
+	})
+}

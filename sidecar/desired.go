@@ -8,8 +8,9 @@ import (
 // Option keys a CMS sets on a logical switch port; northd copies them to
 // the Port_Binding.
 const (
-	OptPlugType   = "vif-plug-type"
-	OptMTURequest = "vif-plug-mtu-request"
+	OptPlugType         = "vif-plug-type"
+	OptMTURequest       = "vif-plug-mtu-request"
+	OptRequestedChassis = "requested-chassis"
 
 	ExtIfaceID    = "iface-id"
 	ExtOvnPlugged = "ovn-plugged"
@@ -58,4 +59,20 @@ func ParseMTURequest(v string) int {
 		return 0
 	}
 	return int(n)
+}
+
+// AwaitingResolution reports a VIF binding whose options:requested-chassis
+// names this chassis (by name or hostname) while requested_chassis does not
+// point at its row yet. That happens while ovn-northd catches up, and when
+// ovn-controller exits and deletes its Chassis row (which clears
+// requested_chassis in the same transaction) and creates a new one. Such a
+// port is neither plugged nor unplugged until northd resolves it.
+func AwaitingResolution(b Binding, chassisUUID, chassisName, hostname string) bool {
+	if b.Type != "" || b.ParentPort != "" || (chassisUUID != "" && b.RequestedChassis == chassisUUID) {
+		return false
+	}
+	// The first entry is the requested chassis; the rest are additional.
+	first, _, _ := strings.Cut(b.Options[OptRequestedChassis], ",")
+	first = strings.TrimSpace(first)
+	return first != "" && (first == chassisName || (hostname != "" && first == hostname))
 }

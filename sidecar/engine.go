@@ -21,6 +21,7 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/klog/v2"
 
@@ -76,6 +77,10 @@ type Engine struct {
 	// monitoredCond the one the current monitor was built with.
 	chassisCond   string
 	monitoredCond string
+	// chassisHostname is the chassis row's hostname, also matched in
+	// options:requested-chassis; monitoredHostname is the one in use.
+	chassisHostname   string
+	monitoredHostname string
 	// wantedNames maps interface names providers asked for to their
 	// logical port, so a conflicting interface's removal wakes the port.
 	wantedNames map[string]string
@@ -282,7 +287,7 @@ func (e *Engine) refreshIdentity() {
 	changedSB := oldChassis != e.chassisName || oldRemote != e.sbRemote
 	changedBridge := oldBridge != e.bridgeName
 	if oldChassis != e.chassisName {
-		e.chassisCond = noChassisUUID
+		e.chassisCond, e.chassisHostname = noChassisUUID, ""
 	}
 	chassis, remote, bridge := e.chassisName, e.sbRemote, e.bridgeName
 	e.mu.Unlock()
@@ -334,16 +339,32 @@ func ovsMonitor(cl client.Client) *client.Monitor {
 
 func (e *Engine) sbMonitor(cl client.Client) *client.Monitor {
 	e.mu.Lock()
-	name, cond := e.chassisName, e.chassisCond
-	e.monitoredCond = cond
+	name, cond, hostname := e.chassisName, e.chassisCond, e.chassisHostname
+	e.monitoredCond, e.monitoredHostname = cond, hostname
 	e.mu.Unlock()
 	ch := &sb.Chassis{}
 	pb := &sb.PortBinding{}
+	// The server ORs the conditions: bindings resolved to this chassis, and
+	// bindings whose option names it, so that a binding whose
+	// requested_chassis is cleared or not yet set is seen and held rather
+	// than taken for gone (see AwaitingResolution).
+	pbConds := []model.Condition{
+		{Field: &pb.RequestedChassis, Function: ovsdb.ConditionEqual, Value: &cond},
+		{Field: &pb.Options, Function: ovsdb.ConditionIncludes, Value: map[string]string{OptRequestedChassis: name}},
+	}
+	if hostname != "" && hostname != name {
+		pbConds = append(pbConds, model.Condition{Field: &pb.Options, Function: ovsdb.ConditionIncludes, Value: map[string]string{OptRequestedChassis: hostname}})
+	}
 	return cl.NewMonitor(
-		client.WithConditionalTable(ch, []model.Condition{{Field: &ch.Name, Function: "==", Value: name}}, &ch.Name, &ch.Hostname),
-		client.WithConditionalTable(pb, []model.Condition{{Field: &pb.RequestedChassis, Function: "==", Value: &cond}},
-			&pb.LogicalPort, &pb.Type, &pb.ParentPort, &pb.RequestedChassis, &pb.Options),
+		client.WithConditionalTable(ch, []model.Condition{{Field: &ch.Name, Function: ovsdb.ConditionEqual, Value: name}}, &ch.Name, &ch.Hostname),
+		client.WithConditionalTable(pb, pbConds, &pb.LogicalPort, &pb.Type, &pb.ParentPort, &pb.RequestedChassis, &pb.Options),
 	)
+}
+
+func (e *Engine) hostnameInCond() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.monitoredHostname
 }
 
 func findChassis(tc *cache.TableCache, name string) *sb.Chassis {
@@ -357,25 +378,25 @@ func findChassis(tc *cache.TableCache, name string) *sb.Chassis {
 
 // checkChassis moves the Port_Binding monitor onto the chassis row's UUID
 // when it differs from the one the current monitor uses.
-func (e *Engine) checkChassis(tc *cache.TableCache) (uuid string, known bool) {
+func (e *Engine) checkChassis(tc *cache.TableCache) (ch *sb.Chassis, known bool) {
 	e.mu.Lock()
 	name, cond := e.chassisName, e.monitoredCond
 	e.mu.Unlock()
-	ch := findChassis(tc, name)
+	ch = findChassis(tc, name)
 	if ch == nil {
-		return "", false
+		return nil, false
 	}
 	// Compare with the condition the cache was built with, so that a
 	// restart request lost in a race is simply asked for again.
-	if ch.UUID != cond {
+	if ch.UUID != cond || ch.Hostname != e.hostnameInCond() {
 		e.mu.Lock()
-		e.chassisCond = ch.UUID
+		e.chassisCond, e.chassisHostname = ch.UUID, ch.Hostname
 		e.mu.Unlock()
 		klog.InfoS("Chassis row found; monitoring its Port_Bindings", "chassis", name, "uuid", ch.UUID)
 		e.sb.Restart()
-		return "", false
+		return nil, false
 	}
-	return ch.UUID, true
+	return ch, true
 }
 
 // splitRemotes splits an ovn-remote value, which like ovn-controller's

@@ -75,6 +75,9 @@ type PlanInput struct {
 	// UnplugAllowed is the priming gate: both databases synced since the
 	// last (re)connect and the chassis known.
 	UnplugAllowed bool
+	// Awaiting holds logical ports whose binding names this chassis but
+	// is not resolved to it yet (see AwaitingResolution): they are held.
+	Awaiting map[string]bool
 }
 
 // State is a logical port's plug state as operators see it.
@@ -224,6 +227,10 @@ func (p *planner) considerKey(k string) {
 		}
 	}
 	d, considered := p.in.Desired[k]
+	if !considered && p.in.Awaiting[k] {
+		p.hold(k, ours)
+		return
+	}
 	if !considered || d.PlugType == "" {
 		p.considerUnplug(k, ours, considered)
 		return
@@ -256,6 +263,16 @@ func (p *planner) considerUnplug(k string, ours []*Iface, considered bool) {
 	}
 	p.res.Actions = append(p.res.Actions, Action{Op: OpUnplug, LogicalPort: k, Provider: ours[0].PluggedBy(), Remove: remove})
 	p.outcome(k, ours[0].PluggedBy(), StateGone, "", why)
+}
+
+// hold leaves a port alone while northd resolves its requested chassis.
+func (p *planner) hold(k string, ours []*Iface) {
+	const why = "options:requested-chassis names this chassis but ovn-northd has not pointed requested_chassis at its Chassis row yet; waiting"
+	if len(ours) == 0 {
+		p.outcome(k, "", StatePending, "", why)
+		return
+	}
+	p.outcome(k, ours[0].PluggedBy(), StateUnplugBlocked, ours[0].Name, why)
 }
 
 // removable checks every interface's provider consent. It returns the

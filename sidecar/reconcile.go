@@ -27,6 +27,8 @@ type snapshot struct {
 	portInUse   map[string]bool
 	bindings    map[string]Binding
 	chassisUUID string
+	chassisName string
+	hostname    string
 	// sbLive is true when the SB cache is from a synced connection.
 	sbLive bool
 	primed bool
@@ -79,9 +81,9 @@ func (e *Engine) takeSnapshot(ovsTC, sbTC *cache.TableCache) *snapshot {
 
 	if sbTC != nil {
 		s.sbLive = true
-		uuid, known := e.checkChassis(sbTC)
+		ch, known := e.checkChassis(sbTC)
 		if known {
-			s.chassisUUID = uuid
+			s.chassisUUID, s.chassisName, s.hostname = ch.UUID, ch.Name, ch.Hostname
 			for _, m := range sbTC.Table(sb.PortBindingTable).RowsShallow() {
 				pb := m.(*sb.PortBinding)
 				b := Binding{LogicalPort: pb.LogicalPort, Type: pb.Type, Options: pb.Options}
@@ -93,6 +95,12 @@ func (e *Engine) takeSnapshot(ovsTC, sbTC *cache.TableCache) *snapshot {
 				}
 				s.bindings[b.LogicalPort] = b
 			}
+		}
+		// Read the chassis again: a cache update that removed it (and, in
+		// the same transaction, cleared requested_chassis on the bindings)
+		// may have landed between the two reads above.
+		if again, still := e.checkChassis(sbTC); !still || again.UUID != s.chassisUUID {
+			s.chassisUUID, known = "", false
 		}
 		s.primed = known && e.ovs.Synced()
 	}
@@ -136,10 +144,13 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 		return
 	}
 	desired := map[string]Desired{}
+	awaiting := map[string]bool{}
 	for _, k := range keys {
 		if bd, ok := snap.bindings[k]; ok {
 			if d, ok := ConsiderBinding(bd, snap.chassisUUID); ok {
 				desired[k] = d
+			} else if AwaitingResolution(bd, snap.chassisUUID, snap.chassisName, snap.hostname) {
+				awaiting[k] = true
 			}
 		}
 	}
@@ -153,6 +164,7 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 		Answers:       map[string]Answer{},
 		Consent:       map[string]error{},
 		UnplugAllowed: snap.primed,
+		Awaiting:      awaiting,
 	}
 	ifaceByUUID := snap.ifaceByUUID
 	creates := e.prepareCreates(ctx, snap, desired, ifaceByUUID)
