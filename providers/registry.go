@@ -63,6 +63,7 @@ type Registry struct {
 	env       func(typ string) Env
 	providers map[string]Provider
 	enabled   map[string]bool
+	failed    map[string]error
 }
 
 // NewRegistry returns an empty registry. envFor builds the Env handed to
@@ -71,7 +72,7 @@ func NewRegistry(envFor func(typ string) Env) *Registry {
 	if envFor == nil {
 		envFor = func(string) Env { return Env{Changed: func() {}, SysfsRoot: "/sys"} }
 	}
-	return &Registry{env: envFor, providers: map[string]Provider{}, enabled: map[string]bool{}}
+	return &Registry{env: envFor, providers: map[string]Provider{}, enabled: map[string]bool{}, failed: map[string]error{}}
 }
 
 // Register runs p's Init and adds it, enabled. It fails with ErrExists if
@@ -84,11 +85,21 @@ func (r *Registry) Register(p Provider) error {
 		return fmt.Errorf("%w: %q", ErrExists, typ)
 	}
 	if err := p.Init(r.env(typ)); err != nil {
+		r.failed[typ] = err
 		return fmt.Errorf("provider %q: init: %w", typ, err)
 	}
+	delete(r.failed, typ)
 	r.providers[typ] = p
 	r.enabled[typ] = true
 	return nil
+}
+
+// InitError returns the error of the last failed Register of a type that
+// is not registered, or nil.
+func (r *Registry) InitError(typ string) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.failed[typ]
 }
 
 // Unregister runs the provider's Destroy and removes it. It fails with

@@ -85,6 +85,13 @@ func TestRegistryInitFailureLeavesNothing(t *testing.T) {
 	if _, err := reg.Get("broken"); !errors.Is(err, providers.ErrUnknown) {
 		t.Fatalf("a provider whose Init failed is registered: %v", err)
 	}
+	if err := reg.InitError("broken"); err == nil || err.Error() != "no hardware" {
+		t.Fatalf("InitError = %v, want the Init error", err)
+	}
+	p.initErr = nil
+	if err := reg.Register(p); err != nil || reg.InitError("broken") != nil {
+		t.Fatalf("a later successful Register must clear the failure: %v / %v", err, reg.InitError("broken"))
+	}
 }
 
 func TestDestroyAll(t *testing.T) {

@@ -1,6 +1,9 @@
 package sidecar
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestAwaitingResolution(t *testing.T) {
 	const us, name, host = "uuid-us", "dpu-7", "dpu-7.example"
@@ -63,5 +66,23 @@ func TestPlanHoldsAwaitingPorts(t *testing.T) {
 	res = Plan(in)
 	if len(res.Actions) != 0 || len(res.Outcomes) != 1 || res.Outcomes[0].State != StatePending {
 		t.Fatalf("held unplugged port: %+v", res)
+	}
+}
+
+func TestPlanProviderFailedInit(t *testing.T) {
+	in := planWorld(1, true)
+	in.Providers = func(string) ProviderState { return ProviderFailed }
+	res := Plan(in)
+	if len(res.Actions) != 0 || len(res.NeedConsent) != 0 {
+		t.Fatalf("failed provider: actions %+v consent %v", res.Actions, res.NeedConsent)
+	}
+	if o := res.Outcomes[0]; o.State != StateError || o.Reason == "" || !strings.Contains(o.Reason, "failed to initialise") {
+		t.Fatalf("outcome %+v", o)
+	}
+	// With no binding, its interface is left alone rather than unplugged.
+	delete(in.Desired, "lsp0")
+	res = Plan(in)
+	if len(res.Actions) != 0 || res.Outcomes[0].State != StateUnplugBlocked {
+		t.Fatalf("unplug through a failed provider: %+v", res)
 	}
 }

@@ -50,6 +50,8 @@ const (
 	ProviderUnknown ProviderState = iota
 	ProviderDisabled
 	ProviderEnabled
+	// ProviderFailed is compiled in and enabled, but its Init failed.
+	ProviderFailed
 )
 
 // PlanInput is everything the plan depends on. It is plain data so that
@@ -286,6 +288,8 @@ func (p *planner) removable(ifaces []*Iface) (remove []Iface, blocked bool, reas
 			return nil, true, fmt.Sprintf("interface %s was plugged by provider %q, which is not compiled in; leaving it", i.Name, i.PluggedBy())
 		case ProviderDisabled:
 			return nil, true, fmt.Sprintf("interface %s was plugged by provider %q, which is disabled; leaving it", i.Name, i.PluggedBy())
+		case ProviderFailed:
+			return nil, true, fmt.Sprintf("interface %s was plugged by provider %q, which failed to initialise at start; leaving it", i.Name, i.PluggedBy())
 		}
 		err, asked := p.in.Consent[i.UUID]
 		if !asked {
@@ -312,6 +316,9 @@ func (p *planner) considerPlug(k string, d Desired, ours, foreign []*Iface) {
 		return
 	case ProviderDisabled:
 		p.outcome(k, typ, StateError, nameOf(ours), fmt.Sprintf("vif-plug-type %q: provider is disabled (--providers)", typ))
+		return
+	case ProviderFailed:
+		p.outcome(k, typ, StateError, nameOf(ours), fmt.Sprintf("vif-plug-type %q: provider failed to initialise at start (see the start-up log); restart the sidecar once that is fixed", typ))
 		return
 	}
 	if len(foreign) > 0 {

@@ -247,6 +247,9 @@ func (e *Engine) providerState(typ string) ProviderState {
 	if _, err := e.reg.Get(typ); err == nil {
 		return ProviderEnabled
 	}
+	if e.reg.InitError(typ) != nil {
+		return ProviderFailed
+	}
 	if _, ok := providers.CompiledProvider(typ); ok {
 		return ProviderDisabled
 	}
