@@ -70,6 +70,13 @@ type Options struct {
 	ManualSidecar bool
 	// ControllerArgs are appended to ovn-controller's flags.
 	ControllerArgs []string
+	// SBCluster, if > 0, runs OVN_Southbound as a raft cluster of that
+	// many ovsdb-servers (see Cluster and sbsetup.go); 0 runs one
+	// standalone server.
+	SBCluster int
+	// SBSSL, if set, makes every SB ovsdb-server also listen on
+	// pssl:<port>:127.0.0.1 with these files (see SBSSLRemote).
+	SBSSL *SSLFiles
 }
 
 // Stack is a running OVS/OVN stack.
@@ -83,7 +90,7 @@ type Stack struct {
 
 	OVSDB      *Proc // ovsdb-server for Open_vSwitch
 	NB         *Proc // ovsdb-server for OVN_Northbound
-	SB         *Proc // ovsdb-server for OVN_Southbound
+	SB         *Proc // ovsdb-server for OVN_Southbound; a cluster's first member
 	Vswitchd   *Proc
 	Northd     *Proc
 	Controller *Proc
@@ -96,6 +103,7 @@ type Stack struct {
 	sidecarAddr string
 	proxy       *proxy
 	procs       []*Proc // start order
+	sb          sbSetup // see sbsetup.go
 }
 
 var netnsSeq atomic.Int64
@@ -145,7 +153,6 @@ func New(tb TB, opts Options) *Stack {
 	for _, db := range []struct{ file, schema string }{
 		{"conf.db", "/usr/share/openvswitch/vswitch.ovsschema"},
 		{"nb.db", "/usr/share/ovn/ovn-nb.ovsschema"},
-		{"sb.db", "/usr/share/ovn/ovn-sb.ovsschema"},
 	} {
 		if _, err := s.run("ovsdb-tool", "create", s.path(db.file), db.schema); err != nil {
 			tb.Fatalf("stack: %v", err)
@@ -153,10 +160,10 @@ func New(tb TB, opts Options) *Stack {
 	}
 	s.OVSDB = s.ovsdbServer("ovsdb-server", "conf.db", "db.sock")
 	s.NB = s.ovsdbServer("ovsdb-server-nb", "nb.db", "nb.sock")
-	s.SB = s.ovsdbServer("ovsdb-server-sb", "sb.db", "sb.sock")
-	for _, p := range []*Proc{s.OVSDB, s.NB, s.SB} {
+	for _, p := range []*Proc{s.OVSDB, s.NB} {
 		p.Start()
 	}
+	s.startSB(opts.SBCluster, opts.SBSSL)
 
 	s.VSCtl("--no-wait", "init", "--", "set", "Open_vSwitch", ".",
 		"external_ids:system-id="+s.Chassis,
@@ -261,7 +268,13 @@ func (s *Stack) OVSRemote() string { return "unix:" + s.path("db.sock") }
 func (s *Stack) NBRemote() string { return "unix:" + s.path("nb.sock") }
 
 // SBRemote is the OVN_Southbound database remote.
-func (s *Stack) SBRemote() string { return "unix:" + s.path("sb.sock") }
+// In a cluster it lists every member, comma-separated.
+func (s *Stack) SBRemote() string {
+	if s.sb.remote != "" {
+		return s.sb.remote
+	}
+	return "unix:" + s.path("sb.sock")
+}
 
 // Procs returns the stack's processes in start order.
 func (s *Stack) Procs() []*Proc { return append([]*Proc(nil), s.procs...) }
