@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +41,7 @@ type dbConn struct {
 	// clustered names the database whose cluster membership is checked
 	// through _Server before the connection is trusted; "" skips it.
 	clustered    string
+	guard        clusterGuard
 	echoInterval time.Duration
 	echoTimeout  time.Duration
 
@@ -169,12 +171,16 @@ func (c *dbConn) session(ctx context.Context) error {
 	cancel()
 	if err != nil {
 		cl.Close()
-		return fmt.Errorf("connect %v: %w", eps, err)
+		return fmt.Errorf("connect %v: %w%s", eps, err, tlsHint(tlsCfg, err))
 	}
 	defer cl.Close()
+	endpoint := cl.CurrentEndpoint()
 	if c.clustered != "" {
 		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-		w, err := watchCluster(wctx, cl.CurrentEndpoint(), tlsCfg, c.clustered, c.Restart)
+		w, err := c.guard.watch(wctx, endpoint, tlsCfg, c.clustered, func(why string) {
+			c.logger.Info("Cluster member no longer trusted; reconnecting", "endpoint", endpoint, "why", why)
+			c.Restart()
+		})
 		wcancel()
 		if err != nil {
 			return err
@@ -188,7 +194,7 @@ func (c *dbConn) session(ctx context.Context) error {
 	_, err = cl.Monitor(mctx, c.monitor(cl))
 	mcancel()
 	if err != nil {
-		return fmt.Errorf("monitor on %s: %w", cl.CurrentEndpoint(), err)
+		return fmt.Errorf("monitor on %s: %w", endpoint, err)
 	}
 	// Drain a stale restart request from before this connection.
 	select {
@@ -198,7 +204,7 @@ func (c *dbConn) session(ctx context.Context) error {
 	c.mu.Lock()
 	c.cl, c.tc, c.synced, c.lastErr, c.attempts = cl, cl.Cache(), true, nil, 0
 	c.mu.Unlock()
-	c.logger.Info("OVSDB connected and synced", "endpoint", cl.CurrentEndpoint())
+	c.logger.Info("OVSDB connected and synced", "endpoint", endpoint)
 	if c.onUp != nil {
 		c.onUp()
 	}
@@ -219,7 +225,7 @@ func (c *dbConn) session(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-cl.DisconnectNotify():
-			return fmt.Errorf("disconnected from %s", cl.CurrentEndpoint())
+			return fmt.Errorf("disconnected from %s", endpoint)
 		case <-c.restart:
 			return errRestart
 		case <-tick.C:
@@ -227,10 +233,25 @@ func (c *dbConn) session(ctx context.Context) error {
 			err := cl.Echo(ectx)
 			ecancel()
 			if err != nil && ctx.Err() == nil {
-				return fmt.Errorf("echo to %s failed: %w", cl.CurrentEndpoint(), err)
+				return fmt.Errorf("echo to %s failed: %w", endpoint, err)
 			}
 		}
 	}
+}
+
+// tlsHint explains a handshake the server refused: Go then reports only
+// "certificate required", "unknown certificate authority" or a broken pipe.
+func tlsHint(cfg *tls.Config, err error) string {
+	if cfg == nil || err == nil {
+		return ""
+	}
+	msg := err.Error()
+	for _, s := range []string{"remote error: tls", "broken pipe", "connection reset by peer"} {
+		if strings.Contains(msg, s) {
+			return " (the SB server refused the TLS handshake: is --certificate signed by a CA the server trusts?)"
+		}
+	}
+	return ""
 }
 
 // backoff is exponential with full jitter between base and max.

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/client"
@@ -12,19 +13,64 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/ovsdb/serverdb"
 )
 
-// clusterWatch guards against a clustered server that is not connected to
-// its cluster: such a member (restarting, or cut off) serves an old copy
-// of the database, and an old copy can look like "binding gone". Like
-// ovn-controller's ovsdb-cs, the sidecar reads the server's _Server
-// database and only trusts a member that reports itself connected.
+// clusterGuard keeps the sidecar from trusting a clustered server whose
+// copy of the database is older than data it has already acted on. A
+// member that is cut off, or restarting and not caught up yet, keeps
+// serving its old copy, and an old copy can look like "binding gone".
+// Like ovn-controller's ovsdb-cs, it reads the member's _Server row and
+// refuses one that is not connected to its cluster, or whose raft index is
+// below the highest index seen so far (min_index), unless the cluster
+// itself was replaced (a new cluster ID).
+type clusterGuard struct {
+	mu       sync.Mutex
+	cid      string
+	minIndex int
+}
+
+// check returns why a _Server row must not be trusted, or "".
+func (g *clusterGuard) check(d *serverdb.Database) string {
+	if d.Model != serverdb.DatabaseModelClustered {
+		return ""
+	}
+	if !d.Connected {
+		return "is not connected to its cluster"
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	cid := ""
+	if d.Cid != nil {
+		cid = *d.Cid
+	}
+	if cid != g.cid {
+		// A new cluster: indexes start again.
+		g.cid, g.minIndex = cid, 0
+	}
+	if d.Index != nil && *d.Index < g.minIndex {
+		return fmt.Sprintf("is behind: raft index %d, but index %d was already seen", *d.Index, g.minIndex)
+	}
+	return ""
+}
+
+// seen raises the minimum index from a trusted member's row.
+func (g *clusterGuard) seen(d *serverdb.Database) {
+	if d.Model != serverdb.DatabaseModelClustered || d.Index == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if d.Cid != nil && *d.Cid == g.cid && *d.Index > g.minIndex {
+		g.minIndex = *d.Index
+	}
+}
+
 type clusterWatch struct {
 	cl client.Client
 }
 
-// watchCluster connects to _Server on endpoint and fails if dbName is a
-// clustered database that the member reports as not connected. While the
-// watch lives, lost calls lost() when that changes.
-func watchCluster(ctx context.Context, endpoint string, tlsCfg *tls.Config, dbName string, lost func()) (*clusterWatch, error) {
+// watchCluster connects to _Server on endpoint and fails if dbName there
+// must not be trusted. While the watch lives, it raises the guard's
+// minimum index and calls lost() if the member stops being trustworthy.
+func (g *clusterGuard) watch(ctx context.Context, endpoint string, tlsCfg *tls.Config, dbName string, lost func(why string)) (*clusterWatch, error) {
 	sm, err := serverdb.FullDatabaseModel()
 	if err != nil {
 		return nil, err
@@ -45,34 +91,44 @@ func watchCluster(ctx context.Context, endpoint string, tlsCfg *tls.Config, dbNa
 		}
 		return nil, fmt.Errorf("_Server on %s: %w", endpoint, err)
 	}
-	ok := true
+	ok := false
 	defer func() {
 		if !ok {
 			cl.Close()
 		}
 	}()
-	stale := func(m model.Model) bool {
-		d, isDB := m.(*serverdb.Database)
-		return isDB && d.Name == dbName && d.Model == serverdb.DatabaseModelClustered && !d.Connected
+	ours := func(m model.Model) *serverdb.Database {
+		if d, isDB := m.(*serverdb.Database); isDB && d.Name == dbName {
+			return d
+		}
+		return nil
 	}
 	cl.Cache().AddEventHandler(&cache.EventHandlerFuncs{
 		UpdateFunc: func(_ string, _, m model.Model) {
-			if stale(m) {
-				lost()
+			d := ours(m)
+			if d == nil {
+				return
 			}
+			if why := g.check(d); why != "" {
+				lost(why)
+				return
+			}
+			g.seen(d)
 		},
 	})
 	db := &serverdb.Database{}
-	if _, err := cl.Monitor(ctx, cl.NewMonitor(client.WithTable(db, &db.Name, &db.Model, &db.Connected))); err != nil {
-		ok = false
+	if _, err := cl.Monitor(ctx, cl.NewMonitor(client.WithTable(db, &db.Name, &db.Model, &db.Connected, &db.Index, &db.Cid))); err != nil {
 		return nil, fmt.Errorf("_Server on %s: %w", endpoint, err)
 	}
 	for _, m := range cl.Cache().Table(serverdb.DatabaseTable).RowsShallow() {
-		if stale(m) {
-			ok = false
-			return nil, fmt.Errorf("%s on %s is a cluster member not connected to its cluster; its data may be stale", dbName, endpoint)
+		if d := ours(m); d != nil {
+			if why := g.check(d); why != "" {
+				return nil, fmt.Errorf("%s on %s %s; its data may be stale, trying another member", dbName, endpoint, why)
+			}
+			g.seen(d)
 		}
 	}
+	ok = true
 	return &clusterWatch{cl: cl}, nil
 }
 
