@@ -1,19 +1,16 @@
 package dpusim
 
 import (
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/stack"
+
 	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 const (
@@ -61,71 +58,5 @@ func netnsExists(name string) bool {
 // sweepStale deletes VM namespaces and temporary trees whose owner
 // process is gone (a test binary or sandbox that was killed).
 func sweepStale() {
-	if entries, err := os.ReadDir(netnsDir); err == nil {
-		for _, e := range entries {
-			rest, ok := strings.CutPrefix(e.Name(), vmNetNSPrefix)
-			pid, _, _ := strings.Cut(rest, "-")
-			if ok && ownerDead(pid) {
-				_, _ = ip("", "netns", "delete", e.Name())
-			}
-		}
-	}
-	files, _ := filepath.Glob(filepath.Join(os.TempDir(), tempPrefix+"*", ownerFile))
-	for _, f := range files {
-		if pid, err := os.ReadFile(f); err == nil && ownerDead(string(pid)) {
-			_ = os.RemoveAll(filepath.Dir(f))
-		}
-	}
-}
-
-// ownerDead counts a zombie as dead: its parent may never reap it.
-func ownerDead(pidStr string) bool {
-	pid, err := strconv.Atoi(strings.TrimSpace(pidStr))
-	if err != nil || pid <= 0 {
-		return false
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return syscall.Kill(pid, 0) == syscall.ESRCH
-	}
-	rest := bytes.TrimSpace(stat[bytes.LastIndexByte(stat, ')')+1:])
-	return len(rest) > 0 && rest[0] == 'Z'
-}
-
-// inNetNS runs f on an OS thread switched into the named namespace.
-// Sockets f opens stay in that namespace afterwards.
-func inNetNS(name string, f func() error) error {
-	errc := make(chan error, 1)
-	// A fresh goroutine: if switching back fails it exits still locked,
-	// and the runtime throws the thread away.
-	go func() {
-		runtime.LockOSThread()
-		target, err := os.Open(filepath.Join(netnsDir, name))
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer target.Close()
-		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("setns %s: %w", name, err)
-			return
-		}
-		ferr := f()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns back: %w", err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
+	stack.SweepOwned(vmNetNSPrefix, filepath.Join(os.TempDir(), tempPrefix+"*", ownerFile))
 }

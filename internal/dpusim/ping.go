@@ -1,6 +1,8 @@
 package dpusim
 
 import (
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/stack"
+
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -70,7 +72,7 @@ func Ping(ns string, dst netip.Addr, o PingOptions) (PingResult, error) {
 		return res, fmt.Errorf("ping: %s is not an IPv4 address", dst)
 	}
 	var c *icmp.PacketConn
-	err := inNetNS(ns, func() error {
+	err := stack.RunInNetNS(ns, func() error {
 		var err error
 		c, err = icmp.ListenPacket("ip4:icmp", "0.0.0.0")
 		return err

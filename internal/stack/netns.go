@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/vishvananda/netns"
 )
 
 const (
@@ -36,25 +36,33 @@ func ipNetNS(args ...string) error {
 
 // sweepStale deletes namespaces and directories of dead stack owners.
 func sweepStale() {
+	SweepOwned(netnsPrefix, filepath.Join(tempRoot(), netnsPrefix+"*", ownerFile))
+}
+
+// SweepOwned deletes the network namespaces named <prefix><pid>-… and the
+// directories holding an owner file matching ownerGlob whose owner process
+// is gone: what a killed test binary or sandbox left behind.
+func SweepOwned(prefix, ownerGlob string) {
 	if entries, err := os.ReadDir(netnsDir); err == nil {
 		for _, e := range entries {
-			rest, ok := strings.CutPrefix(e.Name(), netnsPrefix)
+			rest, ok := strings.CutPrefix(e.Name(), prefix)
 			pidStr, _, _ := strings.Cut(rest, "-")
-			if ok && ownerDead(pidStr) {
+			if ok && OwnerDead(pidStr) {
 				_ = ipNetNS("delete", e.Name())
 			}
 		}
 	}
-	dirs, _ := filepath.Glob(filepath.Join(tempRoot(), netnsPrefix+"*", ownerFile))
-	for _, f := range dirs {
-		if pid, err := os.ReadFile(f); err == nil && ownerDead(string(pid)) {
+	files, _ := filepath.Glob(ownerGlob)
+	for _, f := range files {
+		if pid, err := os.ReadFile(f); err == nil && OwnerDead(string(pid)) {
 			_ = os.RemoveAll(filepath.Dir(f))
 		}
 	}
 }
 
-// ownerDead counts a zombie as dead: its parent may never reap it.
-func ownerDead(pidStr string) bool {
+// OwnerDead reports whether the process with that pid is gone. A zombie
+// counts as dead: its parent may never reap it.
+func OwnerDead(pidStr string) bool {
 	pid, err := strconv.Atoi(strings.TrimSpace(pidStr))
 	if err != nil || pid <= 0 {
 		return false
@@ -66,35 +74,35 @@ func ownerDead(pidStr string) bool {
 	return st == 'Z'
 }
 
-// inNetNS runs f on an OS thread switched into the named namespace. Sockets
-// f creates stay in that namespace after the thread switches back.
-func inNetNS(name string, f func() error) error {
+// RunInNetNS runs f on an OS thread switched into the named namespace.
+// Sockets f creates stay in that namespace after the thread switches back.
+func RunInNetNS(name string, f func() error) error {
 	errc := make(chan error, 1)
 	// A fresh goroutine: if switching back fails it exits still locked,
 	// and the runtime throws the thread away instead of reusing it.
 	go func() {
 		runtime.LockOSThread()
-		target, err := os.Open(filepath.Join(netnsDir, name))
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer target.Close()
-		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		orig, err := netns.Get()
 		if err != nil {
 			runtime.UnlockOSThread()
 			errc <- err
 			return
 		}
 		defer orig.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		target, err := netns.GetFromName(name)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("netns %s: %w", name, err)
+			return
+		}
+		defer target.Close()
+		if err := netns.Set(target); err != nil {
 			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("setns %s: %w", name, err)
 			return
 		}
 		ferr := f()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+		if err := netns.Set(orig); err != nil {
 			errc <- fmt.Errorf("setns back: %w", err)
 			return
 		}
@@ -108,7 +116,7 @@ func inNetNS(name string, f func() error) error {
 // an IP literal so that the dial stays on this goroutine's thread.
 func dialNetNS(ns, addr string, timeout time.Duration) (net.Conn, error) {
 	var c net.Conn
-	err := inNetNS(ns, func() error {
+	err := RunInNetNS(ns, func() error {
 		var err error
 		c, err = net.DialTimeout("tcp", addr, timeout)
 		return err
@@ -119,7 +127,7 @@ func dialNetNS(ns, addr string, timeout time.Duration) (net.Conn, error) {
 // freePortNetNS returns a loopback address with a port free in the namespace.
 func freePortNetNS(ns string) (string, error) {
 	var addr string
-	err := inNetNS(ns, func() error {
+	err := RunInNetNS(ns, func() error {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err

@@ -119,7 +119,7 @@ func (s *Stack) SBSSLRemote() string { return s.sb.sslRemote }
 // the namespace, holding each port until all are picked.
 func freePortsNetNS(ns string, n int) ([]string, error) {
 	var addrs []string
-	err := inNetNS(ns, func() error {
+	err := RunInNetNS(ns, func() error {
 		var ls []net.Listener
 		defer func() {
 			for _, l := range ls {
