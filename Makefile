@@ -59,9 +59,16 @@ lint:
 sandbox: deps build
 	OVN_VIF_SIDECAR_BIN=$(CURDIR)/$(BIN) $(GO) run ./cmd/sandbox $(SANDBOX_ARGS)
 
-# Placeholder until the benchmarks land.
-bench:
-	$(GO) test -run='^$$' -bench=. ./...
+# Side-by-side benchmarks on two fresh stacks: (A) ovn-controller
+# --enable-dummy-vif-plug, (B) ovn-controller plus the sidecar, and the
+# engine's Go benchmarks. Prints the table and writes it as Markdown to
+# BENCH_MD; takes under 10 minutes on 2 cores. BENCH_ARGS=-quick for a
+# small run; `go run ./cmd/bench -help` lists the knobs.
+# docs/performance.md explains the figures.
+BENCH_MD   ?= bin/bench.md
+BENCH_ARGS ?=
+bench: deps build
+	$(GO) run ./cmd/bench -sidecar=$(CURDIR)/$(BIN) -go=$(GO) -md=$(BENCH_MD) $(BENCH_ARGS)
 
 clean:
 	rm -rf bin

@@ -133,6 +133,9 @@ func (db *DB) consume(ch <-chan netlink.LinkUpdate, stop <-chan struct{}, resync
 			if !ok {
 				return false
 			}
+			if db.irrelevant(u) {
+				continue
+			}
 			batch, closed, halt := db.collect(eventOf(u), ch, stop)
 			if halt {
 				return true
@@ -159,7 +162,9 @@ func (db *DB) collect(first linkEvent, ch <-chan netlink.LinkUpdate, stop <-chan
 			if !ok {
 				return batch, true, false
 			}
-			batch = append(batch, eventOf(u))
+			if !db.irrelevant(u) {
+				batch = append(batch, eventOf(u))
+			}
 			quiet.Reset(db.opts.Coalesce)
 		case <-quiet.C:
 			return batch, false, false
@@ -181,4 +186,22 @@ func eventOf(u netlink.LinkUpdate) linkEvent {
 		ev.name = a.Name
 	}
 	return ev
+}
+
+// softwareKinds are link kinds that are never switchdev representors. OVS
+// creates one tap (userspace datapath) or internal port per plugged
+// interface, so skipping them spares a sysfs read per plug.
+var softwareKinds = map[string]bool{
+	"tuntap": true, "openvswitch": true, "bridge": true, "bond": true,
+	"vxlan": true, "geneve": true, "gre": true, "gretap": true, "vlan": true,
+	"macvlan": true, "ipvlan": true, "wireguard": true,
+}
+
+// irrelevant reports an event for a software link the index does not hold.
+func (db *DB) irrelevant(u netlink.LinkUpdate) bool {
+	if u.Link == nil || !softwareKinds[u.Link.Type()] {
+		return false
+	}
+	_, known := db.ByIfindex(u.Attrs().Index)
+	return !known
 }

@@ -104,7 +104,9 @@ func New(cfg Config) (*Engine, error) {
 		cfg.PrepareTimeout = 2 * time.Second
 	}
 	if cfg.TxnBatch <= 0 {
-		cfg.TxnBatch = 500
+		// One transaction for a whole burst is fastest: OVSDB commits it
+		// at once, and a failure still falls back to one port at a time.
+		cfg.TxnBatch = 5000
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)

@@ -213,11 +213,11 @@ func (e *Engine) selectKeys(b batch, snap *snapshot) []string {
 				set[k] = struct{}{}
 			}
 		}
-		for _, ps := range e.status.list() {
+		e.status.forEach(func(ps *PortStatus) {
 			if all || wantType[ps.Provider] {
 				set[ps.LogicalPort] = struct{}{}
 			}
-		}
+		})
 	}
 	for i := range snap.ifaces {
 		it := &snap.ifaces[i]

@@ -57,6 +57,15 @@ func (s *statusStore) set(o Outcome, now time.Time) (changed bool) {
 	return true
 }
 
+// forEach calls f for every port, unsorted, under the read lock.
+func (s *statusStore) forEach(f func(*PortStatus)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, p := range s.ports {
+		f(p)
+	}
+}
+
 func (s *statusStore) list() []PortStatus {
 	s.mu.RLock()
 	out := make([]PortStatus, 0, len(s.ports))
@@ -131,7 +140,7 @@ func (e *Engine) updateGauges() {
 	plugged := map[string]float64{}
 	pending := map[[2]string]float64{}
 	byState := map[[2]string]float64{}
-	for _, p := range e.status.list() {
+	e.status.forEach(func(p *PortStatus) {
 		prov := providerLabel(p.Provider)
 		byState[[2]string{prov, string(p.State)}]++
 		switch p.State {
@@ -140,7 +149,7 @@ func (e *Engine) updateGauges() {
 		case StatePending:
 			pending[[2]string{prov, pendingReasonClass(p.Reason)}]++
 		}
-	}
+	})
 	e.metrics.plugged.Reset()
 	for prov, n := range plugged {
 		e.metrics.plugged.WithLabelValues(prov).Set(n)
