@@ -559,8 +559,10 @@ func TestDaemonSetPod(t *testing.T) {
 		}
 	}
 	sc := pod.container(sidecarName)
-	if len(sc.Resources.Limits) == 0 || sc.Resources.Limits["cpu"] == "" {
-		t.Errorf("sidecar: resources.limits needs cpu and memory, has %v", sc.Resources.Limits)
+	// A memory limit bounds a leak; no CPU limit, because CFS throttling
+	// would stretch a burst of plugs (see the manifest's comment).
+	if sc.Resources.Limits["memory"] == "" || sc.Resources.Limits["cpu"] != "" {
+		t.Errorf("sidecar: resources.limits wants memory and no cpu, has %v", sc.Resources.Limits)
 	}
 
 	// Every mount names a volume, and volume names are unique.
