@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"text/tabwriter"
 	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/client"
@@ -55,12 +53,10 @@ func runHW(args []string) int {
 		rows = append(rows, r)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rows)
+		printJSON(rows)
 		return 0
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	tw := newTable()
 	fmt.Fprintln(tw, "NETDEV\tIFINDEX\tFLAVOUR\tCTRL\tPF\tVF\tSF\tHOST PF MAC\tSWITCH ID\tLOGICAL PORT\tNOTE")
 	for _, r := range rows {
 		vf, sf := "-", "-"

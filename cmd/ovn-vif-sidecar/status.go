@@ -45,12 +45,10 @@ func runStatus(args []string) int {
 		}
 	}
 	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(shown)
+		printJSON(shown)
 		return 0
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	tw := newTable()
 	fmt.Fprintln(tw, "LOGICAL PORT\tPROVIDER\tSTATE\tINTERFACE\tSINCE\tREASON")
 	for _, p := range shown {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.LogicalPort, dash(p.Provider), p.State, dash(p.Interface),
@@ -59,6 +57,16 @@ func runStatus(args []string) int {
 	_ = tw.Flush()
 	return 0
 }
+
+// printJSON writes v to stdout, indented, for scripts (--json).
+func printJSON(v any) {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// newTable returns the column writer both subcommands print tables with.
+func newTable() *tabwriter.Writer { return tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0) }
 
 func dash(s string) string {
 	if s == "" {
