@@ -49,6 +49,9 @@ type Config struct {
 	MetricsRegistry prometheus.Registerer
 }
 
+// resyncInterval is how often everything is recomputed regardless.
+const resyncInterval = 2 * time.Minute
+
 // DefaultBridge is the integration bridge when nothing else names one.
 const DefaultBridge = "br-int"
 
@@ -202,10 +205,17 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) runProviders(ctx context.Context) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
+	// A periodic full recompute is the safety net for cache events that
+	// libovsdb dropped (its event channel drops when full), as a
+	// Kubernetes informer's resync is. With nothing to do it writes nothing.
+	resync := time.NewTicker(resyncInterval)
+	defer resync.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-resync.C:
+			e.q.AddAll()
 		case <-t.C:
 			for _, p := range e.reg.Enabled() {
 				rctx, cancel := context.WithTimeout(ctx, e.cfg.PrepareTimeout)

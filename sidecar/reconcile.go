@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -121,7 +122,7 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 	if ovsCl == nil || ovsTC == nil {
 		return // the OVS resync on connect recomputes everything
 	}
-	if containsMarker(b.providers, identityChanged) {
+	if slices.Contains(b.providers, identityChanged) {
 		e.refreshIdentity()
 	}
 	snap := e.takeSnapshot(ovsTC, e.sb.Cache())
@@ -388,15 +389,6 @@ func (e *Engine) rememberWantedNames(creates map[string]*prepared) {
 			}
 		}
 	}
-}
-
-func containsMarker(list []string, m string) bool {
-	for _, s := range list {
-		if s == m {
-			return true
-		}
-	}
-	return false
 }
 
 func b2f(b bool) float64 {
