@@ -15,6 +15,7 @@ func TestGeneratedModelsAreFresh(t *testing.T) {
 	for _, tc := range []struct{ pkg, schema string }{
 		{"vswitch", "vswitch.ovsschema"},
 		{"sb", "ovn-sb.ovsschema"},
+		{"nb", "ovn-nb.ovsschema"},
 	} {
 		dir := t.TempDir()
 		cmd := exec.Command("go", "tool", "modelgen", "--extended", "-p", tc.pkg, "-o", dir, tc.schema)

@@ -2,11 +2,15 @@ package bench
 
 import (
 	"bytes"
-	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/nb"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 )
 
 func TestMedianCountsCappedAsLargest(t *testing.T) {
@@ -178,58 +182,31 @@ ok  	github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar	5.1s
 	}
 }
 
-func TestDecodeOVSDBValues(t *testing.T) {
-	raw := func(s string) json.RawMessage { return json.RawMessage(s) }
-	if got := decodeString(raw(`"lsp1"`)); got != "lsp1" {
-		t.Errorf("string = %q", got)
-	}
-	if got := decodeString(raw(`["set",["x"]]`)); got != "x" {
-		t.Errorf("set of one string = %q", got)
-	}
-	if n, ok := decodeInt(raw(`["set",[]]`)); ok || n != 0 {
-		t.Errorf("empty optional int = %v, %v", n, ok)
-	}
-	if n, ok := decodeInt(raw(`1400`)); !ok || n != 1400 {
-		t.Errorf("int = %v, %v", n, ok)
-	}
-	if !decodeBool(raw(`["set",[true]]`)) || decodeBool(raw(`["set",[]]`)) {
-		t.Error("optional bool")
-	}
-	m := decodeMap(raw(`["map",[["iface-id","lsp1"],["ovn-plugged","dummy"]]]`))
-	if m["iface-id"] != "lsp1" || m["ovn-plugged"] != "dummy" || len(m) != 2 {
-		t.Errorf("map = %v", m)
-	}
-}
-
-// TestOVSWatchCountsPlugOwnedChanges feeds monitor updates by hand: an
+// TestOVSWatchCountsPlugOwnedChanges feeds cache events by hand: an
 // ovn-installed change is not a plug write, an mtu_request change is.
 func TestOVSWatchCountsPlugOwnedChanges(t *testing.T) {
-	w := &OVSWatch{ifaces: map[string]*IfaceRow{}, byName: map[string]*IfaceRow{}}
+	w := newOVSWatch()
 	at := time.Unix(0, 0)
-	row := func(ext string, mtu string) map[string]json.RawMessage {
-		return map[string]json.RawMessage{
-			"name": json.RawMessage(`"lsp1"`), "type": json.RawMessage(`"internal"`),
-			"options":      json.RawMessage(`["map",[]]`),
-			"external_ids": json.RawMessage(ext), "mtu_request": json.RawMessage(mtu),
+	row := func(ext map[string]string, mtu int) *vswitch.Interface {
+		i := &vswitch.Interface{UUID: "u1", Name: "lsp1", Type: "internal", Options: map[string]string{}, ExternalIDs: ext}
+		if mtu > 0 {
+			i.MTURequest = &mtu
 		}
+		return i
 	}
-	plugged := `["map",[["iface-id","lsp1"],["ovn-plugged","dummy"]]]`
-	installed := `["map",[["iface-id","lsp1"],["ovn-installed","true"],["ovn-plugged","dummy"]]]`
+	plugged := map[string]string{"iface-id": "lsp1", "ovn-plugged": "dummy"}
+	installed := map[string]string{"iface-id": "lsp1", "ovn-installed": "true", "ovn-plugged": "dummy"}
 
 	present := w.ExpectPresent("lsp1")
-	w.update(TableUpdates{"Interface": {"u1": {New: row(plugged, `["set",[]]`)}}}, at)
+	w.onRow(vswitch.InterfaceTable, nil, row(plugged, 0), at)
 	if _, ok := present.Wait(0); !ok {
 		t.Fatal("insert not seen")
 	}
-	w.update(TableUpdates{"Interface": {"u1": {
-		Old: map[string]json.RawMessage{"external_ids": json.RawMessage(plugged)},
-		New: row(installed, `["set",[]]`)}}}, at)
+	w.onRow(vswitch.InterfaceTable, row(plugged, 0), row(installed, 0), at)
 	if plug, other := w.Writes(); plug != 1 || other != 1 {
 		t.Errorf("after ovn-installed: plug %d other %d, want 1 1", plug, other)
 	}
-	w.update(TableUpdates{"Interface": {"u1": {
-		Old: map[string]json.RawMessage{"mtu_request": json.RawMessage(`["set",[]]`)},
-		New: row(installed, `1400`)}}}, at)
+	w.onRow(vswitch.InterfaceTable, row(installed, 0), row(installed, 1400), at)
 	if r, _ := w.Iface("lsp1"); r.MTU != 1400 || r.IfaceID != "lsp1" {
 		t.Errorf("row = %+v", r)
 	}
@@ -241,12 +218,101 @@ func TestOVSWatchCountsPlugOwnedChanges(t *testing.T) {
 	if _, ok := absent.Wait(0); ok {
 		t.Error("absent before the delete")
 	}
-	w.update(TableUpdates{"Interface": {"u1": {Old: row(installed, `1400`)}}}, at)
+	w.onRow(vswitch.InterfaceTable, row(installed, 1400), nil, at)
 	if _, ok := absent.Wait(0); !ok {
 		t.Error("delete not seen")
 	}
 	if plug, _ := w.Writes(); plug != 3 {
 		t.Errorf("plug writes = %d, want 3 (insert, mtu, delete)", plug)
+	}
+	// Port and Bridge changes are plug writes; a Bridge change that
+	// leaves its ports alone is not counted at all.
+	w.onRow(vswitch.PortTable, nil, &vswitch.Port{UUID: "p1", Name: "lsp1"}, at)
+	br := &vswitch.Bridge{UUID: "b1", Name: "br-int", Ports: []string{"a", "b"}}
+	w.onRow(vswitch.BridgeTable, br, &vswitch.Bridge{UUID: "b1", Name: "br-int", Ports: []string{"b", "a"}}, at)
+	w.onRow(vswitch.BridgeTable, br, &vswitch.Bridge{UUID: "b1", Name: "br-int", Ports: []string{"a"}}, at)
+	if plug, other := w.Writes(); plug != 5 || other != 1 {
+		t.Errorf("after Port and Bridge: plug %d other %d, want 5 1", plug, other)
+	}
+}
+
+// TestExpectReportsTheEventThatMadeItTrue checks that a many-key
+// condition fires on the event for its last key, with that event's time,
+// and that events for other keys leave it alone.
+func TestExpectReportsTheEventThatMadeItTrue(t *testing.T) {
+	w := newOVSWatch()
+	base := time.Unix(100, 0)
+	e := w.ExpectPresent("a", "b", "c")
+	for i, n := range []string{"a", "x", "b"} {
+		w.onRow(vswitch.InterfaceTable, nil, &vswitch.Interface{UUID: "u-" + n, Name: n}, base.Add(time.Duration(i)*time.Second))
+	}
+	if _, ok := e.Wait(0); ok {
+		t.Fatal("fired before c")
+	}
+	w.onRow(vswitch.InterfaceTable, nil, &vswitch.Interface{UUID: "u-c", Name: "c"}, base.Add(10*time.Second))
+	if at, ok := e.Wait(0); !ok || !at.Equal(base.Add(10*time.Second)) {
+		t.Errorf("Wait = %v, %v; want the time of c's insert", at, ok)
+	}
+	// A rename reaches a condition on the old name.
+	gone := w.ExpectAbsent("a")
+	w.onRow(vswitch.InterfaceTable, &vswitch.Interface{UUID: "u-a", Name: "a"}, &vswitch.Interface{UUID: "u-a", Name: "a2"}, base.Add(11*time.Second))
+	if at, ok := gone.Wait(0); !ok || !at.Equal(base.Add(11*time.Second)) {
+		t.Errorf("rename: Wait = %v, %v", at, ok)
+	}
+}
+
+// TestBatchesGroupBursts checks that Interface inserts less than
+// batchGap apart count as one burst.
+func TestBatchesGroupBursts(t *testing.T) {
+	w := newOVSWatch()
+	t0 := time.Unix(200, 0)
+	for i, d := range []time.Duration{0, time.Millisecond, 2 * time.Millisecond, 50 * time.Millisecond} {
+		w.onRow(vswitch.InterfaceTable, nil, &vswitch.Interface{UUID: fmt.Sprint("u", i), Name: fmt.Sprint("i", i)}, t0.Add(d))
+	}
+	w.onRow(vswitch.InterfaceTable, &vswitch.Interface{UUID: "u0", Name: "i0"}, nil, t0.Add(51*time.Millisecond))
+	bs := w.Batches(t0)
+	if len(bs) != 2 || bs[0].Inserted != 3 || bs[1].Inserted != 1 || bs[1].Delete != 1 || !bs[1].At.Equal(t0.Add(50*time.Millisecond)) {
+		t.Errorf("Batches = %+v", bs)
+	}
+}
+
+// TestNBAndSBTrackers feeds LSP and Port_Binding events by hand.
+func TestNBAndSBTrackers(t *testing.T) {
+	n := &NB{up: map[string]bool{}, byUUID: map[string]string{}, uuids: map[string]string{}, portSw: map[string]string{}}
+	at := time.Unix(300, 0)
+	up := n.ExpectUp("p1")
+	yes, no := true, false
+	n.onRow(nb.LogicalSwitchPortTable, nil, &nb.LogicalSwitchPort{UUID: "l1", Name: "p1", Up: &no}, at)
+	if _, ok := up.Wait(0); ok {
+		t.Fatal("up while down")
+	}
+	n.onRow(nb.LogicalSwitchPortTable, &nb.LogicalSwitchPort{UUID: "l1", Name: "p1", Up: &no}, &nb.LogicalSwitchPort{UUID: "l1", Name: "p1", Up: &yes}, at)
+	if _, ok := up.Wait(0); !ok {
+		t.Error("up not seen")
+	}
+	n.onRow(nb.LogicalSwitchPortTable, &nb.LogicalSwitchPort{UUID: "l1", Name: "p1", Up: &yes}, nil, at)
+	if len(n.up)+len(n.uuids)+len(n.byUUID) != 0 {
+		t.Errorf("delete left %v %v %v", n.up, n.uuids, n.byUUID)
+	}
+
+	w := &SBWatch{byUUID: map[string]string{}, present: map[string]bool{}}
+	bound, unbound := w.ExpectBound("p1", "p2"), w.ExpectUnbound("p1")
+	if _, ok := unbound.Wait(0); !ok {
+		t.Error("p1 unbound before any binding")
+	}
+	w.onRow(sb.PortBindingTable, nil, &sb.PortBinding{UUID: "b1", LogicalPort: "p1"}, at)
+	w.onRow(sb.PortBindingTable, nil, &sb.PortBinding{UUID: "b2", LogicalPort: "p2"}, at)
+	if _, ok := bound.Wait(0); !ok {
+		t.Error("bound not seen")
+	}
+	gone := w.ExpectUnbound("p1", "p2")
+	w.onRow(sb.PortBindingTable, &sb.PortBinding{UUID: "b1", LogicalPort: "p1"}, nil, at)
+	if _, ok := gone.Wait(0); ok {
+		t.Error("unbound with p2 still there")
+	}
+	w.onRow(sb.PortBindingTable, &sb.PortBinding{UUID: "b2", LogicalPort: "p2"}, nil, at)
+	if _, ok := gone.Wait(0); !ok {
+		t.Error("unbound not seen")
 	}
 }
 

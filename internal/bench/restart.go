@@ -11,6 +11,12 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/model"
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
 )
 
 // The workloads that need 1000 plugged ports and a restart share that
@@ -355,64 +361,94 @@ func (r *Runner) scale(sd *Side) {
 
 const foreignChassis = "ch-foreign"
 
+// sbClient connects to SB with the tables the scale setup writes; it
+// monitors nothing.
+func sbClient(ctx context.Context, remote string) (client.Client, error) {
+	dbModel, err := model.NewClientDBModel("OVN_Southbound", map[string]model.Model{
+		sb.EncapTable:           &sb.Encap{},
+		sb.ChassisTable:         &sb.Chassis{},
+		sb.DatapathBindingTable: &sb.DatapathBinding{},
+		sb.PortBindingTable:     &sb.PortBinding{},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return connect(ctx, remote, dbModel)
+}
+
 // InsertForeignBindings inserts a Chassis "ch-foreign" (with an Encap, which
 // the schema requires) and n Port_Bindings requested on it
 // (vif-plug-type=dummy, so they would be plugged if they were local),
-// spread over as many Datapath_Bindings as tunnel keys need.
+// spread over as many Datapath_Bindings as tunnel keys need, in
+// transactions of at most 10000 bindings.
 func InsertForeignBindings(ctx context.Context, remote string, n int) error {
-	c, err := Dial(remote)
+	c, err := sbClient(ctx, remote)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	// A transport zone the local chassis is not in keeps ovn-controller
 	// from building a tunnel to this chassis.
-	res, err := c.Transact(ctx, "OVN_Southbound",
-		Op{"op": "insert", "table": "Encap", "uuid-name": "encap",
-			"row": map[string]any{"type": "geneve", "ip": "192.0.2.1", "chassis_name": foreignChassis,
-				"options": OVSMap(map[string]string{"csum": "true"})}},
-		Op{"op": "insert", "table": "Chassis", "row": map[string]any{"name": foreignChassis, "hostname": foreignChassis,
-			"encaps": OVSSet(NamedRef("encap")), "transport_zones": OVSSet("tz-foreign")}})
+	ops, err := c.Create(&sb.Encap{UUID: "encap", Type: "geneve", IP: "192.0.2.1", ChassisName: foreignChassis,
+		Options: map[string]string{"csum": "true"}})
 	if err != nil {
 		return err
 	}
-	chassis := res[1].UUIDOf()
+	chOps, err := c.Create(&sb.Chassis{UUID: "ch", Name: foreignChassis, Hostname: foreignChassis,
+		Encaps: []string{"encap"}, TransportZones: []string{"tz-foreign"}})
+	if err != nil {
+		return err
+	}
+	res, err := transact(ctx, c, append(ops, chOps...))
+	if err != nil {
+		return err
+	}
+	chassis := res[1].UUID.GoUUID
 	// Port tunnel keys are at most 32767 per datapath.
 	const perDP, perTxn = 30000, 10000
 	var dp string
 	for i := 0; i < n; {
-		var ops []Op
+		var ops []ovsdb.Operation
 		newDP := i%perDP == 0
 		if newDP {
-			ops = append(ops, Op{"op": "insert", "table": "Datapath_Binding", "uuid-name": "dp",
-				"row": map[string]any{"tunnel_key": 100000 + i/perDP,
-					"external_ids": OVSMap(map[string]string{"name": fmt.Sprintf("foreign%d", i/perDP), "bench": "foreign"})}})
+			dpOps, err := c.Create(&sb.DatapathBinding{UUID: "dp", TunnelKey: 100000 + i/perDP,
+				ExternalIDs: map[string]string{"name": fmt.Sprintf("foreign%d", i/perDP), "bench": "foreign"}})
+			if err != nil {
+				return err
+			}
+			ops = append(ops, dpOps...)
 		}
 		end := min(n, i+perTxn, (i/perDP+1)*perDP)
-		for j := i; j < end; j++ {
-			ref := any(UUIDRef(dp))
-			if newDP {
-				ref = NamedRef("dp")
-			}
-			ops = append(ops, Op{"op": "insert", "table": "Port_Binding", "row": map[string]any{
-				"logical_port":      fmt.Sprintf("foreign-%06d", j),
-				"datapath":          ref,
-				"tunnel_key":        j%perDP + 1,
-				"requested_chassis": UUIDRef(chassis),
-				"options": OVSMap(map[string]string{
-					"requested-chassis": foreignChassis, "vif-plug-type": "dummy", "vif-plug-mtu-request": "1500"}),
-				"mac": OVSSet(fmt.Sprintf("0a:00:%02x:%02x:%02x:%02x 10.%d.%d.%d",
-					byte(j>>24), byte(j>>16), byte(j>>8), byte(j), byte(j>>16), byte(j>>8), byte(j))),
-			}})
+		ref := dp
+		if newDP {
+			ref = "dp"
 		}
+		pbs := make([]model.Model, 0, end-i)
+		for j := i; j < end; j++ {
+			pbs = append(pbs, &sb.PortBinding{
+				LogicalPort:      fmt.Sprintf("foreign-%06d", j),
+				Datapath:         ref,
+				TunnelKey:        j%perDP + 1,
+				RequestedChassis: &chassis,
+				Options: map[string]string{
+					"requested-chassis": foreignChassis, "vif-plug-type": "dummy", "vif-plug-mtu-request": "1500"},
+				MAC: []string{fmt.Sprintf("0a:00:%02x:%02x:%02x:%02x 10.%d.%d.%d",
+					byte(j>>24), byte(j>>16), byte(j>>8), byte(j), byte(j>>16), byte(j>>8), byte(j))},
+			})
+		}
+		pbOps, err := c.Create(pbs...)
+		if err != nil {
+			return err
+		}
+		ops = append(ops, pbOps...)
 		tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		res, err := c.Transact(tctx, "OVN_Southbound", ops...)
+		res, err := transact(tctx, c, ops)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("insert foreign bindings %d-%d: %w", i, end, err)
 		}
 		if newDP {
-			dp = res[0].UUIDOf()
+			dp = res[0].UUID.GoUUID
 		}
 		i = end
 	}
@@ -421,40 +457,71 @@ func InsertForeignBindings(ctx context.Context, remote string, n int) error {
 
 // DeleteForeignBindings removes what InsertForeignBindings made.
 func DeleteForeignBindings(ctx context.Context, remote string) error {
-	c, err := Dial(remote)
+	c, err := sbClient(ctx, remote)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	pb, dp, ch, enc := &sb.PortBinding{}, &sb.DatapathBinding{}, &sb.Chassis{}, &sb.Encap{}
+	var ops []ovsdb.Operation
+	for _, q := range []struct {
+		m    model.Model
+		cond model.Condition
+	}{
+		{pb, model.Condition{Field: &pb.Options, Function: ovsdb.ConditionIncludes, Value: map[string]string{"requested-chassis": foreignChassis}}},
+		{dp, model.Condition{Field: &dp.ExternalIDs, Function: ovsdb.ConditionIncludes, Value: map[string]string{"bench": "foreign"}}},
+		{ch, model.Condition{Field: &ch.Name, Function: ovsdb.ConditionEqual, Value: foreignChassis}},
+		{enc, model.Condition{Field: &enc.ChassisName, Function: ovsdb.ConditionEqual, Value: foreignChassis}},
+	} {
+		dops, err := c.WhereAll(q.m, q.cond).Delete()
+		if err != nil {
+			return err
+		}
+		ops = append(ops, dops...)
+	}
 	tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	_, err = c.Transact(tctx, "OVN_Southbound",
-		Op{"op": "delete", "table": "Port_Binding", "where": []any{[]any{"options", "includes", OVSMap(map[string]string{"requested-chassis": foreignChassis})}}},
-		Op{"op": "delete", "table": "Datapath_Binding", "where": []any{[]any{"external_ids", "includes", OVSMap(map[string]string{"bench": "foreign"})}}},
-		Op{"op": "delete", "table": "Chassis", "where": []any{[]any{"name", "==", foreignChassis}}},
-		Op{"op": "delete", "table": "Encap", "where": []any{[]any{"chassis_name", "==", foreignChassis}}})
+	_, err = transact(tctx, c, ops)
 	return err
 }
 
 // MonitorAllBindings monitors every Port_Binding with the columns the
-// sidecar reads and reports the initial dump's size and time.
+// sidecar reads and reports the initial dump's size and time. libovsdb
+// does not count bytes, so the size is what this process read (rchar in
+// /proc/self/io) meanwhile; the bench's other connections are idle then.
 func MonitorAllBindings(ctx context.Context, remote string) (bytes int64, d time.Duration, rows int, err error) {
-	c, err := Dial(remote)
+	dbModel, err := model.NewClientDBModel("OVN_Southbound", map[string]model.Model{sb.PortBindingTable: &sb.PortBinding{}})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	c, err := connect(ctx, remote, dbModel)
 	if err != nil {
 		return 0, 0, 0, err
 	}
 	defer c.Close()
-	var mu sync.Mutex
+	pb := &sb.PortBinding{}
+	r0, _ := readChars()
 	t0 := time.Now()
-	err = c.Monitor(ctx, "OVN_Southbound", "all-pb", map[string][]string{
-		"Port_Binding": {"logical_port", "type", "parent_port", "requested_chassis", "options"},
-	}, func(tu TableUpdates, _ time.Time) {
-		mu.Lock()
-		rows += len(tu["Port_Binding"])
-		mu.Unlock()
-	})
+	_, err = c.Monitor(ctx, c.NewMonitor(client.WithTable(pb, &pb.LogicalPort, &pb.Type, &pb.ParentPort, &pb.RequestedChassis, &pb.Options)))
 	d = time.Since(t0)
-	mu.Lock()
-	defer mu.Unlock()
-	return c.BytesRead(), d, rows, err
+	r1, _ := readChars()
+	if err != nil {
+		return 0, d, 0, err
+	}
+	return r1 - r0, d, c.Cache().Table(sb.PortBindingTable).Len(), nil
+}
+
+// readChars is this process's rchar from /proc/self/io: bytes read by
+// read-like system calls, sockets included.
+func readChars() (int64, error) {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "rchar: "); ok {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no rchar in /proc/self/io")
 }

@@ -2,16 +2,27 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/ovn-kubernetes/libovsdb/cache"
+	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/model"
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/nb"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 )
 
 // tracker lets a caller wait for a condition on state that a monitor
 // updates. A condition is registered before the action that should make
-// it true, so that the time reported is the arrival of the update that
-// made it true, never a later poll.
+// it true, so that the time reported is the moment the change that made
+// it true was applied (in libovsdb's cache event handler), never a later
+// poll.
 type tracker struct {
 	mu      sync.Mutex
 	waiters map[*Expect]struct{}
@@ -21,12 +32,16 @@ type tracker struct {
 type Expect struct {
 	t    *tracker
 	cond func() bool
-	ch   chan time.Time
+	// key, if set, re-checks the condition after a change to one key
+	// (an Interface or port name) only, which keeps a 1000-port
+	// condition from costing O(N) on each of its N events.
+	key func(string) bool
+	ch  chan time.Time
 }
 
 // expect registers cond; the caller must not hold t.mu.
-func (t *tracker) expect(cond func() bool) *Expect {
-	e := &Expect{t: t, cond: cond, ch: make(chan time.Time, 1)}
+func (t *tracker) expect(cond func() bool, key func(string) bool) *Expect {
+	e := &Expect{t: t, cond: cond, key: key, ch: make(chan time.Time, 1)}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if cond() {
@@ -40,11 +55,19 @@ func (t *tracker) expect(cond func() bool) *Expect {
 	return e
 }
 
-// changed re-evaluates the waiters after an update that arrived at at;
-// t.mu must be held.
-func (t *tracker) changed(at time.Time) {
+// changed re-evaluates the waiters after a change to the rows called
+// keys that was applied at at; t.mu must be held.
+func (t *tracker) changed(at time.Time, keys ...string) {
 	for e := range t.waiters {
-		if e.cond() {
+		done := false
+		if e.key != nil {
+			for _, k := range keys {
+				done = e.key(k) || done
+			}
+		} else {
+			done = e.cond()
+		}
+		if done {
 			e.ch <- at
 			delete(t.waiters, e)
 		}
@@ -78,6 +101,58 @@ func (e *Expect) Cancel() {
 	delete(e.t.waiters, e)
 }
 
+// expectAll registers "pred holds for every one of keys", checked
+// incrementally: a key leaves the set the first time pred holds for it.
+func (t *tracker) expectAll(keys []string, pred func(string) bool) *Expect {
+	left := map[string]bool{}
+	for _, k := range keys {
+		left[k] = true
+	}
+	return t.expect(func() bool {
+		for k := range left {
+			if pred(k) {
+				delete(left, k)
+			}
+		}
+		return len(left) == 0
+	}, func(k string) bool {
+		if left[k] && pred(k) {
+			delete(left, k)
+		}
+		return len(left) == 0
+	})
+}
+
+// handlerFuncs turns one function of (table, old, new) into libovsdb's
+// cache event handler; old is nil for an insert, new nil for a delete.
+// Events are handled on libovsdb's event goroutine, in order, right after
+// the cache applied them; at is taken there.
+func handlerFuncs(f func(table string, old, cur model.Model, at time.Time)) cache.EventHandler {
+	return &cache.EventHandlerFuncs{
+		AddFunc:    func(table string, m model.Model) { f(table, nil, m, time.Now()) },
+		UpdateFunc: func(table string, old, m model.Model) { f(table, old, m, time.Now()) },
+		DeleteFunc: func(table string, m model.Model) { f(table, m, nil, time.Now()) },
+	}
+}
+
+// watch connects, adds the handler and starts the monitor; the initial
+// contents go through the handler too.
+func watch(ctx context.Context, remote string, dbModel model.ClientDBModel, h cache.EventHandler,
+	monitor func(cl client.Client) *client.Monitor) (client.Client, error) {
+	cl, err := connect(ctx, remote, dbModel)
+	if err != nil {
+		return nil, err
+	}
+	cl.Cache().AddEventHandler(h)
+	mctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, err := cl.Monitor(mctx, monitor(cl)); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return cl, nil
+}
+
 // IfaceRow is what the OVS watch keeps of one Interface.
 type IfaceRow struct {
 	Name    string
@@ -90,7 +165,7 @@ type IfaceRow struct {
 // every change to the columns that VIF plugging owns.
 type OVSWatch struct {
 	tracker
-	conn   *Conn
+	cl     client.Client
 	ifaces map[string]*IfaceRow // by row uuid
 	byName map[string]*IfaceRow
 	// plugWrites counts row changes in plug-owned columns: Interface
@@ -102,18 +177,24 @@ type OVSWatch struct {
 	otherWrites int64
 	// recent describes the last plug-owned changes, for diagnostics.
 	recent []string
-	// batches records how many Interfaces each update inserted and
-	// deleted, to show how a bulk plug reached OVS.
+	// batches records bursts of Interface inserts and deletes, to show
+	// how a bulk plug reached OVS; lastIns is the last such event.
 	batches []Batch
+	lastIns time.Time
 }
 
-// Batch is one OVS update's Interface inserts and deletes.
+// Batch is one burst of Interface inserts and deletes: events handled
+// less than batchGap apart. libovsdb hands over rows, not updates, so a
+// burst stands in for one OVS update (one transaction of the plugger);
+// two transactions committed within batchGap of each other merge.
 type Batch struct {
 	At               time.Time
 	Inserted, Delete int
 }
 
-// Batches returns the updates since t that inserted or deleted
+const batchGap = 2 * time.Millisecond
+
+// Batches returns the bursts since t that inserted or deleted
 // Interfaces.
 func (w *OVSWatch) Batches(since time.Time) []Batch {
 	w.mu.Lock()
@@ -125,6 +206,19 @@ func (w *OVSWatch) Batches(since time.Time) []Batch {
 		}
 	}
 	return out
+}
+
+func (w *OVSWatch) countBatch(at time.Time, ins, del int) {
+	if n := len(w.batches); n > 0 && at.Sub(w.lastIns) < batchGap {
+		w.batches[n-1].Inserted += ins
+		w.batches[n-1].Delete += del
+	} else {
+		if len(w.batches) >= 10000 {
+			w.batches = w.batches[:copy(w.batches, w.batches[5000:])]
+		}
+		w.batches = append(w.batches, Batch{At: at, Inserted: ins, Delete: del})
+	}
+	w.lastIns = at
 }
 
 const recentMax = 8
@@ -145,121 +239,160 @@ func (w *OVSWatch) Recent() []string {
 	return append([]string(nil), w.recent...)
 }
 
+func newOVSWatch() *OVSWatch {
+	return &OVSWatch{ifaces: map[string]*IfaceRow{}, byName: map[string]*IfaceRow{}}
+}
+
 // WatchOVS connects to the OVS database and monitors it.
 func WatchOVS(ctx context.Context, remote string) (*OVSWatch, error) {
-	c, err := Dial(remote)
+	dbModel, err := model.NewClientDBModel("Open_vSwitch", map[string]model.Model{
+		vswitch.InterfaceTable: &vswitch.Interface{},
+		vswitch.PortTable:      &vswitch.Port{},
+		vswitch.BridgeTable:    &vswitch.Bridge{},
+	})
 	if err != nil {
 		return nil, err
 	}
-	w := &OVSWatch{conn: c, ifaces: map[string]*IfaceRow{}, byName: map[string]*IfaceRow{}}
-	err = c.Monitor(ctx, "Open_vSwitch", "bench-ovs", map[string][]string{
-		"Interface": {"name", "type", "options", "external_ids", "mtu_request"},
-		"Port":      {"name", "interfaces"},
-		"Bridge":    {"name", "ports"},
-	}, w.update)
+	w := newOVSWatch()
+	w.cl, err = watch(ctx, remote, dbModel, handlerFuncs(w.onRow), func(cl client.Client) *client.Monitor {
+		iface, port, br := &vswitch.Interface{}, &vswitch.Port{}, &vswitch.Bridge{}
+		return cl.NewMonitor(
+			client.WithTable(iface, &iface.Name, &iface.Type, &iface.Options, &iface.ExternalIDs, &iface.MTURequest),
+			client.WithTable(port, &port.Name, &port.Interfaces),
+			client.WithTable(br, &br.Name, &br.Ports))
+	})
 	if err != nil {
-		c.Close()
 		return nil, fmt.Errorf("monitor OVS: %w", err)
 	}
 	return w, nil
 }
 
 // Close closes the monitor connection.
-func (w *OVSWatch) Close() { w.conn.Close() }
+func (w *OVSWatch) Close() { w.cl.Close() }
 
-func (w *OVSWatch) update(tu TableUpdates, at time.Time) {
+func (w *OVSWatch) onRow(table string, old, cur model.Model, at time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var b Batch
-	for _, ru := range tu["Interface"] {
+	switch table {
+	case vswitch.InterfaceTable:
+		o, _ := old.(*vswitch.Interface)
+		n, _ := cur.(*vswitch.Interface)
+		w.onIface(o, n, at)
+	case vswitch.PortTable:
+		o, _ := old.(*vswitch.Port)
+		n, _ := cur.(*vswitch.Port)
 		switch {
-		case ru.Old == nil:
-			b.Inserted++
-		case ru.New == nil:
-			b.Delete++
-		}
-	}
-	if b.Inserted+b.Delete > 0 {
-		b.At = at
-		if len(w.batches) >= 10000 {
-			w.batches = w.batches[:copy(w.batches, w.batches[5000:])]
-		}
-		w.batches = append(w.batches, b)
-	}
-	for uuid, ru := range tu["Interface"] {
-		if ru.New == nil {
-			name := decodeString(ru.Old["name"])
-			if r := w.ifaces[uuid]; r != nil {
-				delete(w.ifaces, uuid)
-				if w.byName[r.Name] == r {
-					delete(w.byName, r.Name)
-				}
-			}
-			w.note(at, "Interface %s deleted", name)
-			continue
-		}
-		name := decodeString(ru.New["name"])
-		r := w.ifaces[uuid]
-		switch {
-		case r == nil:
-			r = &IfaceRow{}
-			w.ifaces[uuid] = r
-			w.note(at, "Interface %s inserted", name)
-		case ifaceChangeIsPlug(ru):
-			w.note(at, "Interface %s changed: old %s", name, compact(ru.Old))
+		case o == nil:
+			w.note(at, "Port %s inserted", n.Name)
+		case n == nil:
+			w.note(at, "Port %s deleted", o.Name)
 		default:
-			w.otherWrites++
+			w.note(at, "Port %s changed: %d → %d interfaces", n.Name, len(o.Interfaces), len(n.Interfaces))
 		}
-		if w.byName[r.Name] == r {
-			delete(w.byName, r.Name)
-		}
-		r.Name = name
-		r.MTU, _ = decodeInt(ru.New["mtu_request"])
-		ext := decodeMap(ru.New["external_ids"])
-		r.IfaceID, r.Plugged = ext["iface-id"], ext["ovn-plugged"]
-		w.byName[r.Name] = r
-	}
-	for _, ru := range tu["Port"] {
+	case vswitch.BridgeTable:
+		o, _ := old.(*vswitch.Bridge)
+		n, _ := cur.(*vswitch.Bridge)
 		switch {
-		case ru.Old == nil:
-			w.note(at, "Port %s inserted", decodeString(ru.New["name"]))
-		case ru.New == nil:
-			w.note(at, "Port %s deleted", decodeString(ru.Old["name"]))
-		default:
-			w.note(at, "Port %s changed: old %s", decodeString(ru.New["name"]), compact(ru.Old))
+		case o == nil:
+			w.note(at, "Bridge %s inserted", n.Name)
+		case n == nil:
+			w.note(at, "Bridge %s deleted", o.Name)
+		case !sameSet(o.Ports, n.Ports):
+			w.note(at, "Bridge %s ports changed: %d → %d", n.Name, len(o.Ports), len(n.Ports))
 		}
 	}
-	for _, ru := range tu["Bridge"] {
-		if _, ok := ru.Old["ports"]; ok || ru.Old == nil || ru.New == nil {
-			w.note(at, "Bridge %s ports changed", decodeString(ru.New["name"]))
-		}
-	}
-	w.changed(at)
 }
 
-func compact(m map[string]json.RawMessage) string {
-	b, _ := json.Marshal(m)
-	if len(b) > 200 {
-		return string(b[:200]) + "..."
+func (w *OVSWatch) onIface(o, n *vswitch.Interface, at time.Time) {
+	if n == nil {
+		if r := w.ifaces[o.UUID]; r != nil {
+			delete(w.ifaces, o.UUID)
+			if w.byName[r.Name] == r {
+				delete(w.byName, r.Name)
+			}
+		}
+		w.countBatch(at, 0, 1)
+		w.note(at, "Interface %s deleted", o.Name)
+		w.changed(at, o.Name)
+		return
 	}
-	return string(b)
+	r := w.ifaces[n.UUID]
+	switch {
+	case r == nil:
+		r = &IfaceRow{}
+		w.ifaces[n.UUID] = r
+		w.countBatch(at, 1, 0)
+		w.note(at, "Interface %s inserted", n.Name)
+	case o != nil && ifaceChangeIsPlug(o, n):
+		w.note(at, "Interface %s changed: %s", n.Name, ifaceDiff(o, n))
+	default:
+		w.otherWrites++
+	}
+	oldName := r.Name
+	if w.byName[r.Name] == r {
+		delete(w.byName, r.Name)
+	}
+	r.Name = n.Name
+	r.MTU = 0
+	if n.MTURequest != nil {
+		r.MTU = int64(*n.MTURequest)
+	}
+	r.IfaceID, r.Plugged = n.ExternalIDs["iface-id"], n.ExternalIDs["ovn-plugged"]
+	w.byName[r.Name] = r
+	if oldName != "" && oldName != r.Name {
+		w.changed(at, oldName, r.Name)
+	} else {
+		w.changed(at, r.Name)
+	}
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
+}
+
+func mtuOf(p *int) int64 {
+	if p == nil {
+		return 0
+	}
+	return int64(*p)
 }
 
 // ifaceChangeIsPlug reports whether a modify touched a plug-owned column.
-func ifaceChangeIsPlug(ru RowUpdate) bool {
-	if ru.Old == nil {
-		return true
+func ifaceChangeIsPlug(o, n *vswitch.Interface) bool {
+	return o.Name != n.Name || o.Type != n.Type || !maps.Equal(o.Options, n.Options) ||
+		mtuOf(o.MTURequest) != mtuOf(n.MTURequest) ||
+		o.ExternalIDs["iface-id"] != n.ExternalIDs["iface-id"] ||
+		o.ExternalIDs["ovn-plugged"] != n.ExternalIDs["ovn-plugged"]
+}
+
+// ifaceDiff describes a plug-owned change, for diagnostics.
+func ifaceDiff(o, n *vswitch.Interface) string {
+	var parts []string
+	if o.Name != n.Name {
+		parts = append(parts, fmt.Sprintf("name %q → %q", o.Name, n.Name))
 	}
-	for _, col := range []string{"name", "type", "options", "mtu_request"} {
-		if _, ok := ru.Old[col]; ok {
-			return true
+	if o.Type != n.Type {
+		parts = append(parts, fmt.Sprintf("type %q → %q", o.Type, n.Type))
+	}
+	if !maps.Equal(o.Options, n.Options) {
+		parts = append(parts, fmt.Sprintf("options %v → %v", o.Options, n.Options))
+	}
+	if a, b := mtuOf(o.MTURequest), mtuOf(n.MTURequest); a != b {
+		parts = append(parts, fmt.Sprintf("mtu_request %d → %d", a, b))
+	}
+	for _, k := range []string{"iface-id", "ovn-plugged"} {
+		if a, b := o.ExternalIDs[k], n.ExternalIDs[k]; a != b {
+			parts = append(parts, fmt.Sprintf("external_ids:%s %q → %q", k, a, b))
 		}
 	}
-	if old, ok := ru.Old["external_ids"]; ok {
-		o, n := decodeMap(old), decodeMap(ru.New["external_ids"])
-		return o["iface-id"] != n["iface-id"] || o["ovn-plugged"] != n["ovn-plugged"]
+	s := fmt.Sprint(parts)
+	if len(s) > 200 {
+		s = s[:200] + "..."
 	}
-	return false
+	return s
 }
 
 // Writes returns the counts of plug-owned and other changes so far.
@@ -284,10 +417,6 @@ func (w *OVSWatch) Iface(name string) (IfaceRow, bool) {
 func (w *OVSWatch) Count(names []string) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.countLocked(names)
-}
-
-func (w *OVSWatch) countLocked(names []string) int {
 	n := 0
 	for _, name := range names {
 		if w.byName[ifaceName(name)] != nil {
@@ -297,36 +426,22 @@ func (w *OVSWatch) countLocked(names []string) int {
 	return n
 }
 
+func ifaceNames(lports []string) []string {
+	out := make([]string, len(lports))
+	for i, p := range lports {
+		out[i] = ifaceName(p)
+	}
+	return out
+}
+
 // ExpectPresent registers "every one of lports has its Interface".
 func (w *OVSWatch) ExpectPresent(lports ...string) *Expect {
-	left := map[string]bool{}
-	for _, p := range lports {
-		left[ifaceName(p)] = true
-	}
-	return w.expect(func() bool {
-		for n := range left {
-			if w.byName[n] != nil {
-				delete(left, n)
-			}
-		}
-		return len(left) == 0
-	})
+	return w.expectAll(ifaceNames(lports), func(n string) bool { return w.byName[n] != nil })
 }
 
 // ExpectAbsent registers "none of lports has an Interface".
 func (w *OVSWatch) ExpectAbsent(lports ...string) *Expect {
-	left := map[string]bool{}
-	for _, p := range lports {
-		left[ifaceName(p)] = true
-	}
-	return w.expect(func() bool {
-		for n := range left {
-			if w.byName[n] == nil {
-				delete(left, n)
-			}
-		}
-		return len(left) == 0
-	})
+	return w.expectAll(ifaceNames(lports), func(n string) bool { return w.byName[n] == nil })
 }
 
 // ExpectState registers "the Interfaces are exactly want": each key
@@ -345,7 +460,7 @@ func (w *OVSWatch) ExpectState(want map[string]int64, gone []string) *Expect {
 			}
 		}
 		return true
-	})
+	}, nil)
 }
 
 // ifaceName is the dummy provider's interface name for a logical port.
@@ -360,82 +475,66 @@ func ifaceName(lport string) string {
 // monitors their "up" column.
 type NB struct {
 	tracker
-	conn   *Conn
+	cl     client.Client
 	up     map[string]bool   // by LSP name
 	byUUID map[string]string // LSP uuid → name
 	uuids  map[string]string // LSP name → uuid
-	sws    map[string]string // switch name → uuid
 	portSw map[string]string // LSP name → switch name, for ports we made
 }
 
 // WatchNB connects to the NB database and monitors the LSPs.
 func WatchNB(ctx context.Context, remote string) (*NB, error) {
-	c, err := Dial(remote)
+	dbModel, err := model.NewClientDBModel("OVN_Northbound", map[string]model.Model{
+		nb.LogicalSwitchPortTable: &nb.LogicalSwitchPort{},
+		nb.LogicalSwitchTable:     &nb.LogicalSwitch{},
+	})
 	if err != nil {
 		return nil, err
 	}
-	n := &NB{conn: c, up: map[string]bool{}, byUUID: map[string]string{}, uuids: map[string]string{}, sws: map[string]string{}, portSw: map[string]string{}}
-	err = c.Monitor(ctx, "OVN_Northbound", "bench-nb", map[string][]string{
-		"Logical_Switch_Port": {"name", "up"},
-		"Logical_Switch":      {"name"},
-	}, n.update)
+	n := &NB{up: map[string]bool{}, byUUID: map[string]string{}, uuids: map[string]string{}, portSw: map[string]string{}}
+	n.cl, err = watch(ctx, remote, dbModel, handlerFuncs(n.onRow), func(cl client.Client) *client.Monitor {
+		lsp, ls := &nb.LogicalSwitchPort{}, &nb.LogicalSwitch{}
+		return cl.NewMonitor(
+			client.WithTable(lsp, &lsp.Name, &lsp.Up),
+			client.WithTable(ls, &ls.Name))
+	})
 	if err != nil {
-		c.Close()
 		return nil, fmt.Errorf("monitor NB: %w", err)
 	}
 	return n, nil
 }
 
 // Close closes the connection.
-func (n *NB) Close() { n.conn.Close() }
+func (n *NB) Close() { n.cl.Close() }
 
-func (n *NB) update(tu TableUpdates, at time.Time) {
+func (n *NB) onRow(table string, old, cur model.Model, at time.Time) {
+	if table != nb.LogicalSwitchPortTable {
+		return
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for uuid, ru := range tu["Logical_Switch_Port"] {
-		if ru.New == nil {
-			if name, ok := n.byUUID[uuid]; ok {
-				delete(n.up, name)
-				delete(n.byUUID, uuid)
-				if n.uuids[name] == uuid {
-					delete(n.uuids, name)
-				}
+	if cur == nil {
+		o := old.(*nb.LogicalSwitchPort)
+		if name, ok := n.byUUID[o.UUID]; ok {
+			delete(n.up, name)
+			delete(n.byUUID, o.UUID)
+			if n.uuids[name] == o.UUID {
+				delete(n.uuids, name)
 			}
-			continue
 		}
-		name := decodeString(ru.New["name"])
-		n.byUUID[uuid] = name
-		n.uuids[name] = uuid
-		n.up[name] = decodeBool(ru.New["up"])
+		n.changed(at, o.Name)
+		return
 	}
-	for uuid, ru := range tu["Logical_Switch"] {
-		if ru.New == nil {
-			for name, u := range n.sws {
-				if u == uuid {
-					delete(n.sws, name)
-				}
-			}
-			continue
-		}
-		n.sws[decodeString(ru.New["name"])] = uuid
-	}
-	n.changed(at)
+	p := cur.(*nb.LogicalSwitchPort)
+	n.byUUID[p.UUID] = p.Name
+	n.uuids[p.Name] = p.UUID
+	n.up[p.Name] = p.Up != nil && *p.Up
+	n.changed(at, p.Name)
 }
 
 // ExpectUp registers "every one of lports is up".
 func (n *NB) ExpectUp(lports ...string) *Expect {
-	left := map[string]bool{}
-	for _, p := range lports {
-		left[p] = true
-	}
-	return n.expect(func() bool {
-		for p := range left {
-			if n.up[p] {
-				delete(left, p)
-			}
-		}
-		return len(left) == 0
-	})
+	return n.expectAll(lports, func(p string) bool { return n.up[p] })
 }
 
 // PortSpec is one LSP to create on Switch, requested on Chassis with the
@@ -458,42 +557,69 @@ func (p PortSpec) options() map[string]string {
 // EnsureSwitches creates the logical switches that do not exist yet, in
 // one transaction.
 func (n *NB) EnsureSwitches(ctx context.Context, names ...string) error {
-	var ops []Op
-	n.mu.Lock()
+	// The cache, not the handler's mirror: Monitor has filled it.
+	var have []nb.LogicalSwitch
+	if err := n.cl.List(ctx, &have); err != nil {
+		return err
+	}
+	exists := map[string]bool{}
+	for _, ls := range have {
+		exists[ls.Name] = true
+	}
+	var add []model.Model
 	for _, name := range names {
-		if _, ok := n.sws[name]; !ok {
-			ops = append(ops, Op{"op": "insert", "table": "Logical_Switch", "row": map[string]any{"name": name}})
+		if !exists[name] {
+			add = append(add, &nb.LogicalSwitch{Name: name})
 		}
 	}
-	n.mu.Unlock()
-	if len(ops) == 0 {
+	if len(add) == 0 {
 		return nil
 	}
-	_, err := n.conn.Transact(ctx, "OVN_Northbound", ops...)
+	ops, err := n.cl.Create(add...)
+	if err != nil {
+		return err
+	}
+	_, err = transact(ctx, n.cl, ops)
 	return err
+}
+
+// switchPorts is a mutation of one switch's ports, found by name.
+func (n *NB) switchPorts(sw string, mutator ovsdb.Mutator, refs []string) ([]ovsdb.Operation, error) {
+	ls := &nb.LogicalSwitch{}
+	return n.cl.WhereAny(ls, model.Condition{Field: &ls.Name, Function: ovsdb.ConditionEqual, Value: sw}).
+		Mutate(ls, model.Mutation{Field: &ls.Ports, Mutator: mutator, Value: refs})
 }
 
 // AddPorts creates the ports in one transaction and returns the time the
 // commit was confirmed.
 func (n *NB) AddPorts(ctx context.Context, ports []PortSpec) (time.Time, error) {
-	ops := make([]Op, 0, len(ports)+1)
-	refs := map[string][]any{}
+	lsps := make([]model.Model, len(ports))
+	refs := map[string][]string{}
 	var sws []string
 	for i, p := range ports {
 		named := fmt.Sprintf("p%d", i)
-		ops = append(ops, Op{"op": "insert", "table": "Logical_Switch_Port", "uuid-name": named,
-			"row": map[string]any{"name": p.Name, "options": OVSMap(p.options())}})
+		lsps[i] = &nb.LogicalSwitchPort{UUID: named, Name: p.Name, Options: p.options()}
 		if refs[p.Switch] == nil {
 			sws = append(sws, p.Switch)
 		}
-		refs[p.Switch] = append(refs[p.Switch], NamedRef(named))
+		refs[p.Switch] = append(refs[p.Switch], named)
+	}
+	ops, err := n.cl.Create(lsps...)
+	if err != nil {
+		return time.Now(), err
 	}
 	for _, sw := range sws {
-		ops = append(ops, Op{"op": "mutate", "table": "Logical_Switch", "where": []any{[]any{"name", "==", sw}},
-			"mutations": []any{[]any{"ports", "insert", OVSSet(refs[sw]...)}}})
+		mops, err := n.switchPorts(sw, ovsdb.MutateOperationInsert, refs[sw])
+		if err != nil {
+			return time.Now(), err
+		}
+		ops = append(ops, mops...)
 	}
-	res, err := n.conn.Transact(ctx, "OVN_Northbound", ops...)
+	res, err := n.cl.Transact(ctx, ops...)
 	at := time.Now()
+	if err == nil {
+		_, err = ovsdb.CheckOperationResults(res, ops)
+	}
 	if err != nil {
 		return at, err
 	}
@@ -504,7 +630,7 @@ func (n *NB) AddPorts(ctx context.Context, ports []PortSpec) (time.Time, error) 
 	}
 	n.mu.Lock()
 	for i, p := range ports {
-		u := res[i].UUIDOf()
+		u := res[i].UUID.GoUUID
 		n.uuids[p.Name] = u
 		n.byUUID[u] = p.Name
 		n.portSw[p.Name] = p.Switch
@@ -516,7 +642,7 @@ func (n *NB) AddPorts(ctx context.Context, ports []PortSpec) (time.Time, error) 
 // DeletePorts removes the named ports from their switches in one
 // transaction (LSPs are not root rows, so that deletes them).
 func (n *NB) DeletePorts(ctx context.Context, names []string) (time.Time, error) {
-	refs := map[string][]any{}
+	refs := map[string][]string{}
 	var sws []string
 	n.mu.Lock()
 	for _, name := range names {
@@ -529,21 +655,27 @@ func (n *NB) DeletePorts(ctx context.Context, names []string) (time.Time, error)
 		if refs[sw] == nil {
 			sws = append(sws, sw)
 		}
-		refs[sw] = append(refs[sw], UUIDRef(u))
+		refs[sw] = append(refs[sw], u)
 		delete(n.portSw, name)
 	}
 	n.mu.Unlock()
-	ops := make([]Op, 0, len(sws))
+	var ops []ovsdb.Operation
 	for _, sw := range sws {
-		ops = append(ops, Op{"op": "mutate", "table": "Logical_Switch",
-			"where":     []any{[]any{"name", "==", sw}},
-			"mutations": []any{[]any{"ports", "delete", OVSSet(refs[sw]...)}}})
+		mops, err := n.switchPorts(sw, ovsdb.MutateOperationDelete, refs[sw])
+		if err != nil {
+			return time.Now(), err
+		}
+		ops = append(ops, mops...)
 	}
 	if len(ops) == 0 {
 		return time.Now(), nil
 	}
-	_, err := n.conn.Transact(ctx, "OVN_Northbound", ops...)
-	return time.Now(), err
+	res, err := n.cl.Transact(ctx, ops...)
+	at := time.Now()
+	if err == nil {
+		_, err = ovsdb.CheckOperationResults(res, ops)
+	}
+	return at, err
 }
 
 // SetMTU changes a port's vif-plug-mtu-request (0 removes it).
@@ -554,13 +686,22 @@ func (n *NB) SetMTU(ctx context.Context, name string, mtu int) (time.Time, error
 	if !ok {
 		return time.Now(), fmt.Errorf("set mtu: unknown port %s", name)
 	}
-	muts := []any{[]any{"options", "delete", OVSSet("vif-plug-mtu-request")}}
+	lsp := &nb.LogicalSwitchPort{UUID: u}
+	muts := []model.Mutation{{Field: &lsp.Options, Mutator: ovsdb.MutateOperationDelete, Value: []string{"vif-plug-mtu-request"}}}
 	if mtu > 0 {
-		muts = append(muts, []any{"options", "insert", OVSMap(map[string]string{"vif-plug-mtu-request": fmt.Sprint(mtu)})})
+		muts = append(muts, model.Mutation{Field: &lsp.Options, Mutator: ovsdb.MutateOperationInsert,
+			Value: map[string]string{"vif-plug-mtu-request": fmt.Sprint(mtu)}})
 	}
-	_, err := n.conn.Transact(ctx, "OVN_Northbound", Op{"op": "mutate", "table": "Logical_Switch_Port",
-		"where": []any{[]any{"_uuid", "==", UUIDRef(u)}}, "mutations": muts})
-	return time.Now(), err
+	ops, err := n.cl.Where(lsp).Mutate(lsp, muts...)
+	if err != nil {
+		return time.Now(), err
+	}
+	res, err := n.cl.Transact(ctx, ops...)
+	at := time.Now()
+	if err == nil {
+		_, err = ovsdb.CheckOperationResults(res, ops)
+	}
+	return at, err
 }
 
 // SBWatch mirrors which Port_Bindings exist, to split a plug's latency
@@ -568,75 +709,59 @@ func (n *NB) SetMTU(ctx context.Context, name string, mtu int) (time.Time, error
 // (ovn-northd) and the part after (the plugging process).
 type SBWatch struct {
 	tracker
-	conn    *Conn
+	cl      client.Client
 	byUUID  map[string]string
 	present map[string]bool
 }
 
 // WatchSB connects to the SB database and monitors Port_Binding names.
 func WatchSB(ctx context.Context, remote string) (*SBWatch, error) {
-	c, err := Dial(remote)
+	dbModel, err := model.NewClientDBModel("OVN_Southbound", map[string]model.Model{
+		sb.PortBindingTable: &sb.PortBinding{},
+	})
 	if err != nil {
 		return nil, err
 	}
-	w := &SBWatch{conn: c, byUUID: map[string]string{}, present: map[string]bool{}}
-	err = c.Monitor(ctx, "OVN_Southbound", "bench-sb", map[string][]string{
-		"Port_Binding": {"logical_port"},
-	}, w.update)
+	w := &SBWatch{byUUID: map[string]string{}, present: map[string]bool{}}
+	w.cl, err = watch(ctx, remote, dbModel, handlerFuncs(w.onRow), func(cl client.Client) *client.Monitor {
+		pb := &sb.PortBinding{}
+		return cl.NewMonitor(client.WithTable(pb, &pb.LogicalPort))
+	})
 	if err != nil {
-		c.Close()
 		return nil, fmt.Errorf("monitor SB: %w", err)
 	}
 	return w, nil
 }
 
 // Close closes the monitor connection.
-func (w *SBWatch) Close() { w.conn.Close() }
+func (w *SBWatch) Close() { w.cl.Close() }
 
-func (w *SBWatch) update(tu TableUpdates, at time.Time) {
+func (w *SBWatch) onRow(table string, old, cur model.Model, at time.Time) {
+	if table != sb.PortBindingTable {
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for uuid, ru := range tu["Port_Binding"] {
-		if ru.New == nil {
-			delete(w.present, w.byUUID[uuid])
-			delete(w.byUUID, uuid)
-			continue
-		}
-		name := decodeString(ru.New["logical_port"])
-		w.byUUID[uuid] = name
-		w.present[name] = true
+	if cur == nil {
+		o := old.(*sb.PortBinding)
+		name := w.byUUID[o.UUID]
+		delete(w.present, name)
+		delete(w.byUUID, o.UUID)
+		w.changed(at, name)
+		return
 	}
-	w.changed(at)
+	pb := cur.(*sb.PortBinding)
+	w.byUUID[pb.UUID] = pb.LogicalPort
+	w.present[pb.LogicalPort] = true
+	w.changed(at, pb.LogicalPort)
 }
 
 // ExpectBound registers "every one of lports has a Port_Binding".
 func (w *SBWatch) ExpectBound(lports ...string) *Expect {
-	left := map[string]bool{}
-	for _, p := range lports {
-		left[p] = true
-	}
-	return w.expect(func() bool {
-		for p := range left {
-			if w.present[p] {
-				delete(left, p)
-			}
-		}
-		return len(left) == 0
-	})
+	return w.expectAll(lports, func(p string) bool { return w.present[p] })
 }
 
 // ExpectUnbound registers "none of lports has a Port_Binding".
 func (w *SBWatch) ExpectUnbound(lports ...string) *Expect {
-	left := map[string]bool{}
-	for _, p := range lports {
-		left[p] = true
-	}
-	return w.expect(func() bool {
-		for p := range left {
-			if !w.present[p] {
-				delete(left, p)
-			}
-		}
-		return len(left) == 0
-	})
+	return w.expectAll(lports, func(p string) bool { return !w.present[p] })
 }
