@@ -236,11 +236,39 @@ func (e *Engine) worker(ctx context.Context) {
 		case <-e.q.notify:
 		}
 		b := e.q.drain()
+		if len(b.keys) >= burstKeys {
+			b = e.coalesce(b)
+		}
 		start := time.Now()
 		e.reconcile(ctx, b)
 		e.metrics.reconcileDuration.Observe(time.Since(start).Seconds())
 		e.passes.Add(1)
 	}
+}
+
+// A batch of at least burstKeys keys means a burst (a bulk NB transaction
+// whose rows libovsdb is still handing over one by one); the worker keeps
+// collecting while keys arrive, so the burst is one pass and one
+// transaction instead of a small first one and a large second one.
+const (
+	burstKeys     = 2
+	burstQuiet    = 2 * time.Millisecond
+	burstMaxDelay = 50 * time.Millisecond
+)
+
+func (e *Engine) coalesce(b batch) batch {
+	deadline := time.Now().Add(burstMaxDelay)
+	for time.Now().Before(deadline) {
+		time.Sleep(burstQuiet)
+		more := e.q.drain()
+		if len(more.keys) == 0 && !more.all && len(more.providers) == 0 {
+			break
+		}
+		b.keys = append(b.keys, more.keys...)
+		b.all = b.all || more.all
+		b.providers = append(b.providers, more.providers...)
+	}
+	return b
 }
 
 // Primed reports the priming gate: both databases synced since their last

@@ -117,14 +117,22 @@ func (e *Engine) transact(cl client.Client, actions []Action, creates, removes m
 	var ops []ovsdb.Operation
 	type span struct{ from, to int }
 	spans := make([]span, len(actions))
+	buildStart := time.Now()
+	ports := bridgePorts{}
 	for i, a := range actions {
-		aops, err := actionOps(cl, a, i)
+		aops, err := actionOps(cl, a, i, ports)
 		if err != nil {
 			return fmt.Errorf("building operations for %s: %w", a.LogicalPort, err)
 		}
 		spans[i] = span{len(ops), len(ops) + len(aops)}
 		ops = append(ops, aops...)
 	}
+	buildDur := time.Since(buildStart)
+	bops, err := ports.ops(cl)
+	if err != nil {
+		return fmt.Errorf("building bridge operations: %w", err)
+	}
+	ops = append(ops, bops...)
 	// Not the worker's context: a transaction already sent at shutdown
 	// should finish and be followed by Finish, not be abandoned.
 	tctx, cancel := context.WithTimeout(context.Background(), txnTimeout)
@@ -132,6 +140,7 @@ func (e *Engine) transact(cl client.Client, actions []Action, creates, removes m
 	start := time.Now()
 	results, err := cl.Transact(tctx, ops...)
 	e.metrics.txnDuration.Observe(time.Since(start).Seconds())
+	klog.V(2).InfoS("Transaction", "ports", len(actions), "ops", len(ops), "build", buildDur, "commit", time.Since(start))
 	if err == nil {
 		_, err = ovsdb.CheckOperationResults(results, ops)
 	}
@@ -176,7 +185,47 @@ func (e *Engine) transact(cl client.Client, actions []Action, creates, removes m
 
 // actionOps turns one action into OVSDB operations: removals first, so a
 // replug may reuse the same interface name in the same transaction.
-func actionOps(cl client.Client, a Action, n int) ([]ovsdb.Operation, error) {
+// bridgePorts collects the Bridge.ports changes of a transaction, so each
+// bridge gets one mutate op: a mutate per port would make ovsdb-server copy
+// the growing set once per port, quadratic in a burst.
+type bridgePorts map[string]*struct{ insert, delete []string }
+
+func (b bridgePorts) add(bridge string, insert, del string) {
+	e := b[bridge]
+	if e == nil {
+		e = &struct{ insert, delete []string }{}
+		b[bridge] = e
+	}
+	if insert != "" {
+		e.insert = append(e.insert, insert)
+	}
+	if del != "" {
+		e.delete = append(e.delete, del)
+	}
+}
+
+func (b bridgePorts) ops(cl client.Client) ([]ovsdb.Operation, error) {
+	var ops []ovsdb.Operation
+	for _, uuid := range slices.Sorted(maps.Keys(b)) {
+		e := b[uuid]
+		br := &vswitch.Bridge{UUID: uuid}
+		var muts []model.Mutation
+		if len(e.delete) > 0 {
+			muts = append(muts, model.Mutation{Field: &br.Ports, Mutator: ovsdb.MutateOperationDelete, Value: e.delete})
+		}
+		if len(e.insert) > 0 {
+			muts = append(muts, model.Mutation{Field: &br.Ports, Mutator: ovsdb.MutateOperationInsert, Value: e.insert})
+		}
+		o, err := cl.Where(br).Mutate(br, muts...)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, o...)
+	}
+	return ops, nil
+}
+
+func actionOps(cl client.Client, a Action, n int, ports bridgePorts) ([]ovsdb.Operation, error) {
 	var ops []ovsdb.Operation
 	add := func(o []ovsdb.Operation, err error) error {
 		if err != nil {
@@ -188,10 +237,10 @@ func actionOps(cl client.Client, a Action, n int) ([]ovsdb.Operation, error) {
 	// Like OVN's ovsport_remove: drop the port from its bridge and delete
 	// the rows explicitly rather than relying on garbage collection.
 	for _, r := range a.Remove {
-		br := &vswitch.Bridge{UUID: r.BridgeUUID}
-		if err := add(cl.Where(br).Mutate(br, model.Mutation{Field: &br.Ports, Mutator: ovsdb.MutateOperationDelete, Value: []string{r.PortUUID}})); err != nil {
-			return nil, err
+		if r.BridgeUUID == "" || r.PortUUID == "" {
+			return nil, fmt.Errorf("interface %s is in no bridge", r.Name)
 		}
+		ports.add(r.BridgeUUID, "", r.PortUUID)
 		if err := add(cl.Where(&vswitch.Port{UUID: r.PortUUID}).Delete()); err != nil {
 			return nil, err
 		}
@@ -216,10 +265,7 @@ func actionOps(cl client.Client, a Action, n int) ([]ovsdb.Operation, error) {
 		if err := add(cl.Create(port)); err != nil {
 			return nil, err
 		}
-		br := &vswitch.Bridge{UUID: c.BridgeUUID}
-		if err := add(cl.Where(br).Mutate(br, model.Mutation{Field: &br.Ports, Mutator: ovsdb.MutateOperationInsert, Value: []string{portName}})); err != nil {
-			return nil, err
-		}
+		ports.add(c.BridgeUUID, portName, "")
 	}
 	if u := a.Update; u != nil {
 		iface := &vswitch.Interface{UUID: u.IfaceUUID}
