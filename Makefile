@@ -6,8 +6,8 @@ BIN       := bin/ovn-vif-sidecar
 E2E_TIMEOUT ?= 10m
 # Daemons and tools the e2e tests and the sandbox run.
 DEPS_CMDS := ip ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl ovs-appctl \
-             ovn-northd ovn-controller ovn-nbctl ovn-sbctl
-DEPS_PKGS := openvswitch-switch ovn-central ovn-host iproute2
+             ovn-northd ovn-controller ovn-nbctl ovn-sbctl ping
+DEPS_PKGS := openvswitch-switch ovn-central ovn-host iproute2 iputils-ping
 
 .PHONY: all deps build generate test unit e2e lint sandbox bench clean
 
