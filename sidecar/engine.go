@@ -401,12 +401,6 @@ func (e *Engine) sbMonitor(cl client.Client) *client.Monitor {
 	)
 }
 
-func (e *Engine) hostnameInCond() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.monitoredHostname
-}
-
 func findChassis(tc *cache.TableCache, name string) *sb.Chassis {
 	for _, m := range tc.Table(sb.ChassisTable).RowsShallow() {
 		if ch := m.(*sb.Chassis); ch.Name == name {
@@ -420,7 +414,7 @@ func findChassis(tc *cache.TableCache, name string) *sb.Chassis {
 // when it differs from the one the current monitor uses.
 func (e *Engine) checkChassis(tc *cache.TableCache) (ch *sb.Chassis, known bool) {
 	e.mu.Lock()
-	name, cond := e.chassisName, e.monitoredCond
+	name, cond, host := e.chassisName, e.monitoredCond, e.monitoredHostname
 	e.mu.Unlock()
 	ch = findChassis(tc, name)
 	if ch == nil {
@@ -428,7 +422,7 @@ func (e *Engine) checkChassis(tc *cache.TableCache) (ch *sb.Chassis, known bool)
 	}
 	// Compare with the condition the cache was built with, so that a
 	// restart request lost in a race is simply asked for again.
-	if ch.UUID != cond || ch.Hostname != e.hostnameInCond() {
+	if ch.UUID != cond || ch.Hostname != host {
 		e.mu.Lock()
 		e.chassisCond, e.chassisHostname = ch.UUID, ch.Hostname
 		e.mu.Unlock()

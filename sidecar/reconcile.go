@@ -25,6 +25,8 @@ type snapshot struct {
 	bridgeName  string
 	ifaces      []Iface
 	ifaceByUUID map[string]*Iface
+	// oursByID is each iface-id's ovn-plugged interface.
+	oursByID    map[string]*Iface
 	portInUse   map[string]bool
 	bindings    map[string]Binding
 	chassisUUID string
@@ -75,9 +77,14 @@ func (e *Engine) takeSnapshot(ovsTC, sbTC *cache.TableCache) *snapshot {
 	}
 	s.ifaceByUUID = make(map[string]*Iface, len(s.ifaces))
 	s.portInUse = make(map[string]bool, len(s.ifaces))
+	s.oursByID = map[string]*Iface{}
 	for i := range s.ifaces {
-		s.ifaceByUUID[s.ifaces[i].UUID] = &s.ifaces[i]
-		s.portInUse[s.ifaces[i].PortUUID] = true
+		it := &s.ifaces[i]
+		s.ifaceByUUID[it.UUID] = it
+		s.portInUse[it.PortUUID] = true
+		if it.Ours() {
+			s.oursByID[it.IfaceID()] = it
+		}
 	}
 
 	if sbTC != nil {
@@ -167,8 +174,7 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 		UnplugAllowed: snap.primed,
 		Awaiting:      awaiting,
 	}
-	ifaceByUUID := snap.ifaceByUUID
-	creates := e.prepareCreates(ctx, snap, desired, ifaceByUUID)
+	creates := e.prepareCreates(ctx, snap, desired)
 	for k, p := range creates {
 		ans := Answer{Out: p.out, Err: p.err}
 		if p.err == nil {
@@ -179,7 +185,7 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 	res := Plan(in)
 	removes := map[string]*prepared{}
 	if len(res.NeedConsent) > 0 {
-		removes = e.prepareRemoves(ctx, snap, res.NeedConsent, ifaceByUUID)
+		removes = e.prepareRemoves(ctx, snap, res.NeedConsent)
 		for uuid, p := range removes {
 			in.Consent[uuid] = p.err
 		}
@@ -265,13 +271,7 @@ func (e *Engine) portIn(op providers.Op, snap *snapshot, lport string, opts map[
 	return in
 }
 
-func (e *Engine) prepareCreates(ctx context.Context, snap *snapshot, desired map[string]Desired, ifaceByUUID map[string]*Iface) map[string]*prepared {
-	ours := map[string]*Iface{}
-	for _, it := range ifaceByUUID {
-		if it.Ours() {
-			ours[it.IfaceID()] = it
-		}
-	}
+func (e *Engine) prepareCreates(ctx context.Context, snap *snapshot, desired map[string]Desired) map[string]*prepared {
 	calls := map[string]*prepared{}
 	for k, d := range desired {
 		if d.PlugType == "" {
@@ -281,16 +281,16 @@ func (e *Engine) prepareCreates(ctx context.Context, snap *snapshot, desired map
 		if err != nil {
 			continue // the plan reports unknown or disabled providers
 		}
-		calls[k] = &prepared{prov: prov, in: e.portIn(providers.OpCreate, snap, k, d.Options, ours[k]), out: &providers.PortCtxOut{}}
+		calls[k] = &prepared{prov: prov, in: e.portIn(providers.OpCreate, snap, k, d.Options, snap.oursByID[k]), out: &providers.PortCtxOut{}}
 	}
 	e.callPrepare(ctx, calls)
 	return calls
 }
 
-func (e *Engine) prepareRemoves(ctx context.Context, snap *snapshot, uuids []string, ifaceByUUID map[string]*Iface) map[string]*prepared {
+func (e *Engine) prepareRemoves(ctx context.Context, snap *snapshot, uuids []string) map[string]*prepared {
 	calls := map[string]*prepared{}
 	for _, uuid := range uuids {
-		it := ifaceByUUID[uuid]
+		it := snap.ifaceByUUID[uuid]
 		if it == nil {
 			continue
 		}
