@@ -94,6 +94,7 @@ type Engine struct {
 	// worker-only state.
 	noBridgeLogged bool
 	expect         map[string]*expectation
+	converge       *convergenceGuard
 	attempts       map[string]int
 	warned         map[string]warnState
 }
@@ -126,6 +127,7 @@ func New(cfg Config) (*Engine, error) {
 		chassisCond: noChassisUUID,
 		wantedNames: map[string]string{},
 		expect:      map[string]*expectation{},
+		converge:    newConvergenceGuard(),
 		attempts:    map[string]int{},
 		warned:      map[string]warnState{},
 	}

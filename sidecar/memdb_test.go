@@ -187,11 +187,20 @@ func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool)
 // startEngine runs an engine with the dummy provider against m.
 func (m *memStack) startEngine(t testing.TB) (*Engine, context.CancelFunc) {
 	t.Helper()
+	return m.startEngineWith(t, Config{}, dummy.New())
+}
+
+// startEngineWith runs an engine with cfg and the given providers.
+func (m *memStack) startEngineWith(t testing.TB, cfg Config, provs ...providers.Provider) (*Engine, context.CancelFunc) {
+	t.Helper()
 	reg := providers.NewRegistry(nil)
-	if err := reg.Register(dummy.New()); err != nil {
-		t.Fatal(err)
+	for _, p := range provs {
+		if err := reg.Register(p); err != nil {
+			t.Fatal(err)
+		}
 	}
-	e, err := New(Config{OVSRemote: "unix:" + m.ovsSock, Registry: reg})
+	cfg.OVSRemote, cfg.Registry = "unix:"+m.ovsSock, reg
+	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ type Metrics struct {
 	operations        *prometheus.CounterVec
 	prepareDuration   *prometheus.HistogramVec
 	prepareTimeouts   *prometheus.CounterVec
+	notConverging     *prometheus.CounterVec
 	txnDuration       prometheus.Histogram
 	reconcileDuration prometheus.Histogram
 	ports             *prometheus.GaugeVec
@@ -58,6 +59,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Provider Prepare call latency.", Buckets: prometheus.ExponentialBuckets(1e-6, 4, 12)}, []string{"provider", "op"}),
 		prepareTimeouts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "prepare_timeouts_total",
 			Help: "Provider Prepare calls that exceeded their deadline."}, []string{"provider", "op"}),
+		notConverging: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "not_converging_total",
+			Help: "Times a logical port was put in error and backed off because its writes did not converge (the loop backstop)."}, []string{"provider"}),
 		txnDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "transaction_duration_seconds",
 			Help: "OVS transaction latency.", Buckets: prometheus.ExponentialBuckets(1e-4, 2, 16)}),
 		reconcileDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "reconcile_duration_seconds",
@@ -70,7 +73,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		},
 	}
 	if reg != nil {
-		reg.MustRegister(m.plugged, m.pending, m.operations, m.prepareDuration, m.prepareTimeouts,
+		reg.MustRegister(m.plugged, m.pending, m.operations, m.prepareDuration, m.prepareTimeouts, m.notConverging,
 			m.txnDuration, m.reconcileDuration, m.ports, m.state)
 	}
 	return m

@@ -285,7 +285,7 @@ func (p *planner) removable(ifaces []*Iface) (remove []Iface, blocked bool, reas
 	for _, i := range ifaces {
 		switch p.in.Providers(i.PluggedBy()) {
 		case ProviderUnknown:
-			return nil, true, fmt.Sprintf("interface %s was plugged by provider %q, which is not compiled in; leaving it", i.Name, i.PluggedBy())
+			return nil, true, fmt.Sprintf("interface %s was plugged by provider %q, which is not compiled in; leaving it", i.Name, clip(i.PluggedBy()))
 		case ProviderDisabled:
 			return nil, true, fmt.Sprintf("interface %s was plugged by provider %q, which is disabled; leaving it", i.Name, i.PluggedBy())
 		case ProviderFailed:
@@ -312,7 +312,7 @@ func (p *planner) considerPlug(k string, d Desired, ours, foreign []*Iface) {
 	typ := d.PlugType
 	switch p.in.Providers(typ) {
 	case ProviderUnknown:
-		p.outcome(k, typ, StateError, nameOf(ours), fmt.Sprintf("vif-plug-type %q: no such provider is compiled in", typ))
+		p.outcome(k, typ, StateError, nameOf(ours), fmt.Sprintf("vif-plug-type %q: no such provider is compiled in", clip(typ)))
 		return
 	case ProviderDisabled:
 		p.outcome(k, typ, StateError, nameOf(ours), fmt.Sprintf("vif-plug-type %q: provider is disabled (--providers)", typ))
@@ -322,7 +322,7 @@ func (p *planner) considerPlug(k string, d Desired, ours, foreign []*Iface) {
 		return
 	}
 	if len(foreign) > 0 {
-		p.conflict(k, typ, fmt.Sprintf("interface %s (%s) already carries iface-id %s and was not plugged by OVN; leaving it", foreign[0].Name, foreign[0].UUID, k))
+		p.conflict(k, typ, fmt.Sprintf("interface %s (%s) already carries iface-id %s and was not plugged by OVN; leaving it", foreign[0].Name, foreign[0].UUID, clip(k)))
 		return
 	}
 	ans, ok := p.in.Answers[k]
@@ -339,8 +339,11 @@ func (p *planner) considerPlug(k string, d Desired, ours, foreign []*Iface) {
 		return
 	}
 	out := ans.Out
-	if out == nil || out.Name == "" {
-		p.outcome(k, typ, StateError, nameOf(ours), fmt.Sprintf("provider %q returned no interface name", typ))
+	// An answer OVS would store differently from what was asked would
+	// never match again and be replugged on every pass: refuse it here,
+	// before anything is written.
+	if err := providers.CheckAnswer(out); err != nil {
+		p.outcome(k, typ, StateError, nameOf(ours), fmt.Sprintf("provider %q gave an unusable answer: %v", typ, err))
 		return
 	}
 
@@ -359,11 +362,11 @@ func (p *planner) considerPlug(k string, d Desired, ours, foreign []*Iface) {
 		remove = append(remove, i)
 	}
 	if holder, taken := p.byName[out.Name]; taken && holder.IfaceID() != k {
-		p.conflict(k, typ, fmt.Sprintf("interface name %s is already used by interface %s (iface-id %q, ovn-plugged %q); leaving it", out.Name, holder.UUID, holder.IfaceID(), holder.PluggedBy()))
+		p.conflict(k, typ, fmt.Sprintf("interface name %s is already used by interface %s (iface-id %q, ovn-plugged %q); leaving it", out.Name, holder.UUID, clip(holder.IfaceID()), clip(holder.PluggedBy())))
 		return
 	}
 	if other, taken := p.claimed[out.Name]; taken {
-		p.conflict(k, typ, fmt.Sprintf("interface name %s is also wanted by logical port %s", out.Name, other))
+		p.conflict(k, typ, fmt.Sprintf("interface name %s is also wanted by logical port %s", out.Name, clip(other)))
 		return
 	}
 	var removed []Iface

@@ -768,6 +768,33 @@ func TestPlanTable(t *testing.T) {
 			wantOutcomes: []Outcome{state("lp1", "other", StateError, "")},
 		},
 		{
+			// OVSDB would store U+FFFD for the cut byte, the names would
+			// never match, and every pass would replug.
+			name: "name cut inside a character: error, nothing written",
+			in: PlanInput{Keys: []string{"lp1"}, Desired: one("lp1", desiredFor("lp1", "dummy", 0)),
+				Answers: ans("lp1", dummyAnswer("x6abcdefghijkl\xf0")), UnplugAllowed: true},
+			wantOutcomes: []Outcome{state("lp1", "dummy", StateError, "")},
+		},
+		{
+			name: "invalid name with a plugged port: error, port left as it is",
+			in: PlanInput{Keys: []string{"lp1"}, Desired: one("lp1", desiredFor("lp1", "dummy", 0)),
+				Ifaces:  []Iface{ourIface("u1", "x6abcdefghijkl\uFFFD", "lp1", "dummy")},
+				Answers: ans("lp1", dummyAnswer("x6abcdefghijkl\xf0")), Consent: map[string]error{"u1": nil}, UnplugAllowed: true},
+			wantOutcomes: []Outcome{state("lp1", "dummy", StateError, "x6abcdefghijkl\uFFFD")},
+		},
+		{
+			name: "system interface name over 15 bytes: error",
+			in: PlanInput{Keys: []string{"lp1"}, Desired: one("lp1", desiredFor("lp1", "other", 0)),
+				Answers: ans("lp1", otherAnswer("sixteen_bytes_xx")), UnplugAllowed: true},
+			wantOutcomes: []Outcome{state("lp1", "other", StateError, "")},
+		},
+		{
+			name: "option value with NUL: error",
+			in: PlanInput{Keys: []string{"lp1"}, Desired: one("lp1", desiredFor("lp1", "other", 0)),
+				Answers: ans("lp1", optsAnswer("pf0vf1", map[string]string{"k": "a\x00"}, nil)), UnplugAllowed: true},
+			wantOutcomes: []Outcome{state("lp1", "other", StateError, "")},
+		},
+		{
 			name: "provider returned nil out: error",
 			in: PlanInput{Keys: []string{"lp1"}, Desired: one("lp1", desiredFor("lp1", "other", 0)),
 				Answers: ans("lp1", Answer{}), UnplugAllowed: true},

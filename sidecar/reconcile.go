@@ -193,13 +193,23 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 	}
 
 	e.rememberWantedNames(creates)
-	failed := e.apply(ctx, ovsCl, snap, res.Actions, creates, removes)
+	inputs := func(k string) uint64 {
+		d, considered := desired[k]
+		return bindingFingerprint(d, considered, awaiting[k])
+	}
+	actions, held := e.converge.admit(keys, res.Actions, inputs, time.Now())
+	failed := e.apply(ctx, ovsCl, snap, actions, creates, removes)
+	for _, a := range actions {
+		if _, bad := failed[a.LogicalPort]; !bad && ctx.Err() == nil {
+			e.converge.wrote(a, inputs(a.LogicalPort))
+		}
+	}
 	for _, p := range creates {
 		if !p.used && p.err == nil {
 			p.prov.CtxDestroy(p.in, p.out)
 		}
 	}
-	e.record(res, failed)
+	e.record(res, failed, held)
 }
 
 // selectKeys expands the batch into the logical ports to plan, leaving out
@@ -363,7 +373,7 @@ func (e *Engine) prepareOne(ctx context.Context, key string, c *prepared) error 
 	case <-pctx.Done():
 		e.metrics.prepareDuration.WithLabelValues(typ, op).Observe(time.Since(start).Seconds())
 		e.metrics.prepareTimeouts.WithLabelValues(typ, op).Inc()
-		klog.InfoS("Provider Prepare exceeded its deadline; will retry", "provider", typ, "op", op, "key", key, "deadline", e.cfg.PrepareTimeout)
+		klog.InfoS("Provider Prepare exceeded its deadline; will retry", "provider", typ, "op", op, "key", clip(key), "deadline", e.cfg.PrepareTimeout)
 		go func() {
 			if err := <-done; err == nil && out != nil {
 				c.prov.CtxDestroy(c.in, out)

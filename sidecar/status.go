@@ -38,22 +38,25 @@ func (s *statusStore) get(k string) *PortStatus {
 	return nil
 }
 
-// set records an outcome; Since moves only when the state changes.
+// set records an outcome, keyed by the full logical port name but with
+// every text clipped; Since moves only when the state changes.
 func (s *statusStore) set(o Outcome, now time.Time) (changed bool) {
+	key := o.LogicalPort
+	o = clipOutcome(o)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if o.State == StateGone {
-		_, had := s.ports[o.LogicalPort]
-		delete(s.ports, o.LogicalPort)
+		_, had := s.ports[key]
+		delete(s.ports, key)
 		return had
 	}
-	cur := s.ports[o.LogicalPort]
+	cur := s.ports[key]
 	if cur != nil && cur.State == o.State {
 		changed = cur.Reason != o.Reason
 		cur.Provider, cur.Interface, cur.Reason = o.Provider, o.Interface, o.Reason
 		return changed
 	}
-	s.ports[o.LogicalPort] = &PortStatus{LogicalPort: o.LogicalPort, Provider: o.Provider, State: o.State, Interface: o.Interface, Reason: o.Reason, Since: now}
+	s.ports[key] = &PortStatus{LogicalPort: o.LogicalPort, Provider: o.Provider, State: o.State, Interface: o.Interface, Reason: o.Reason, Since: now}
 	return true
 }
 
@@ -85,16 +88,28 @@ type warnState struct {
 
 const warnEvery = time.Minute
 
-// record stores the plan's outcomes, folds in transaction failures,
-// schedules retries, and logs conflicts at most once a minute per port.
-func (e *Engine) record(res PlanResult, failed map[string]error) {
+// record stores the plan's outcomes, folds in transaction failures and
+// ports the convergence guard held back, schedules retries, and logs
+// conflicts at most once a minute per port.
+func (e *Engine) record(res PlanResult, failed map[string]error, held map[string]blocked) {
 	now := time.Now()
 	for _, o := range res.Outcomes {
-		if err, ok := failed[o.LogicalPort]; ok {
+		k := o.LogicalPort
+		if err, ok := failed[k]; ok {
 			o.State, o.Reason = StateError, "OVS transaction failed: "+err.Error()
 		}
+		if h, ok := held[k]; ok {
+			o.State, o.Reason = StateError, h.reason
+			e.status.set(o, now)
+			if h.tripped {
+				e.metrics.notConverging.WithLabelValues(providerLabel(o.Provider)).Inc()
+				c := clipOutcome(o)
+				warnS("Logical port is not converging; backing off", "lport", c.LogicalPort, "provider", c.Provider, "interface", c.Interface, "reason", c.Reason)
+			}
+			e.q.AddAfter(k, h.retryAfter)
+			continue
+		}
 		changed := e.status.set(o, now)
-		k := o.LogicalPort
 		switch o.State {
 		case StatePlugged, StateGone:
 			delete(e.attempts, k)
@@ -111,7 +126,8 @@ func (e *Engine) record(res PlanResult, failed map[string]error) {
 			if o.State == StatePending {
 				level = 1
 			}
-			klog.V(level).InfoS("Logical port not plugged", "lport", k, "state", o.State, "provider", o.Provider, "reason", o.Reason)
+			c := clipOutcome(o)
+			klog.V(level).InfoS("Logical port not plugged", "lport", c.LogicalPort, "state", o.State, "provider", c.Provider, "reason", c.Reason)
 		}
 		if o.State == StateUnplugBlocked && !e.Primed() {
 			continue // the resync after priming retries it
@@ -132,7 +148,8 @@ func (e *Engine) warn(k string, o Outcome, now time.Time, msg string) {
 		return
 	}
 	e.warned[k] = warnState{reason: o.Reason, at: now}
-	klog.InfoS(msg, "lport", k, "provider", o.Provider, "reason", o.Reason)
+	c := clipOutcome(o)
+	warnS(msg, "lport", c.LogicalPort, "provider", c.Provider, "reason", c.Reason)
 }
 
 // updateGauges recomputes the per-state gauges from the status store.

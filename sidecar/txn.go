@@ -100,7 +100,7 @@ func (e *Engine) apply(ctx context.Context, cl client.Client, snap *snapshot, ac
 			failed[chunk[0].LogicalPort] = err
 			continue
 		}
-		klog.InfoS("Batched transaction failed; retrying its ports one by one", "ports", len(chunk), "err", err)
+		klog.InfoS("Batched transaction failed; retrying its ports one by one", "ports", len(chunk), "err", clipTo(err.Error(), maxEchoText))
 		for _, a := range chunk {
 			if err := e.transact(cl, []Action{a}, creates, removes); err != nil {
 				failed[a.LogicalPort] = err
@@ -164,7 +164,7 @@ func (e *Engine) transact(cl client.Client, actions []Action, creates, removes m
 			if rc := removes[r.UUID]; rc != nil {
 				rc.prov.Finish(rc.in, nil)
 			}
-			klog.InfoS("Unplugged interface", "interface", r.Name, "bridge", r.BridgeName, "lport", a.LogicalPort, "provider", r.PluggedBy())
+			klog.InfoS("Unplugged interface", "interface", r.Name, "bridge", r.BridgeName, "lport", clip(a.LogicalPort), "provider", clip(r.PluggedBy()))
 		}
 		if c := creates[a.LogicalPort]; c != nil && (a.Create != nil || a.Update != nil) {
 			c.used = true
@@ -173,9 +173,9 @@ func (e *Engine) transact(cl client.Client, actions []Action, creates, removes m
 		}
 		switch {
 		case a.Create != nil:
-			klog.InfoS("Plugged interface", "interface", a.Create.Name, "type", a.Create.Type, "lport", a.LogicalPort, "provider", a.Provider, "op", a.Op)
+			klog.InfoS("Plugged interface", "interface", a.Create.Name, "type", a.Create.Type, "lport", clip(a.LogicalPort), "provider", a.Provider, "op", a.Op)
 		case a.Update != nil:
-			klog.V(2).InfoS("Updated interface", "lport", a.LogicalPort, "provider", a.Provider)
+			klog.V(2).InfoS("Updated interface", "lport", clip(a.LogicalPort), "provider", a.Provider)
 		}
 		e.expect[a.LogicalPort] = x
 		e.metrics.operations.WithLabelValues(a.Provider, string(a.Op), "success").Inc()

@@ -6,6 +6,7 @@ package dummy
 
 import (
 	"context"
+	"unicode/utf8"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 )
@@ -54,10 +55,17 @@ func (*Provider) CtxDestroy(_ *providers.PortCtxIn, out *providers.PortCtxOut) {
 }
 
 // IfaceName is the interface name the dummy provider gives a logical port:
-// its first IFNAMSIZ-1 bytes, cut byte-wise exactly as OVN's memcpy does.
+// its first IFNAMSIZ-1 bytes, as OVN's memcpy does, but never cut inside a
+// UTF-8 character. OVN's byte-wise cut can leave invalid UTF-8, which
+// OVSDB stores as U+FFFD, so the stored name never matches and every
+// reconcile would plug the port again.
 func IfaceName(lport string) string {
 	if len(lport) < ifNameSize {
 		return lport
 	}
-	return lport[:ifNameSize-1]
+	cut := ifNameSize - 1
+	for cut > 0 && !utf8.RuneStart(lport[cut]) {
+		cut--
+	}
+	return lport[:cut]
 }

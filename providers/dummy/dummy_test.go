@@ -66,8 +66,8 @@ func TestDummyNameTruncation(t *testing.T) {
 		{"exactly15bytes_", "exactly15bytes_"},
 		{"sixteen_bytes_xx", "sixteen_bytes_x"},
 		{"a-very-long-logical-port-name-0123", "a-very-long-log"},
-		// OVN copies bytes, so a multi-byte rune may be cut.
-		{"ééééééééé", "ééééééé\xc3"},
+		// OVN copies bytes and may cut a character; this never does.
+		{"ééééééééé", "ééééééé"},
 		{"", ""},
 	} {
 		p := dummy.New()
@@ -77,6 +77,30 @@ func TestDummyNameTruncation(t *testing.T) {
 		}
 		if out.Name != tc.want || len(out.Name) > 15 {
 			t.Errorf("name for %q = %q, want %q", tc.lport, out.Name, tc.want)
+		}
+	}
+}
+
+// TestIfaceNameCutsOnRuneBoundary: OVN cuts byte-wise, which can split a
+// character; the answer must stay valid UTF-8 or it never matches what
+// OVSDB stores.
+func TestIfaceNameCutsOnRuneBoundary(t *testing.T) {
+	cases := map[string]string{
+		"lsp1":                "lsp1",
+		"123456789012345":     "123456789012345",
+		"1234567890123456789": "123456789012345",
+		"x6abcdefghijkl😀":     "x6abcdefghijkl",
+		"x6abcdefghijk😀":      "x6abcdefghijk",
+		"x6abcdefghij😀z":      "x6abcdefghij",
+		"ééééééééé":           "ééééééé",
+	}
+	for in, want := range cases {
+		got := dummy.IfaceName(in)
+		if got != want {
+			t.Errorf("IfaceName(%q) = %q, want %q", in, got, want)
+		}
+		if err := providers.CheckAnswer(&providers.PortCtxOut{Name: got, Type: "internal"}); err != nil {
+			t.Errorf("IfaceName(%q) = %q is not a usable name: %v", in, got, err)
 		}
 	}
 }
