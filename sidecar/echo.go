@@ -1,12 +1,8 @@
 package sidecar
 
 import (
-	"fmt"
 	"strconv"
-	"strings"
 	"unicode/utf8"
-
-	"k8s.io/klog/v2"
 )
 
 // Values from the CMS (logical port names, vif-plug-type, options) can be
@@ -39,15 +35,4 @@ func clipOutcome(o Outcome) Outcome {
 	o.Interface = clip(o.Interface)
 	o.Reason = clipTo(o.Reason, maxEchoText)
 	return o
-}
-
-// warnS logs at warning severity with klog's key="value" layout; klog has
-// no structured warning call of its own.
-func warnS(msg string, keysAndValues ...any) {
-	var b strings.Builder
-	b.WriteString(strconv.Quote(msg))
-	for i := 0; i+1 < len(keysAndValues); i += 2 {
-		fmt.Fprintf(&b, " %v=%s", keysAndValues[i], strconv.Quote(fmt.Sprint(keysAndValues[i+1])))
-	}
-	klog.WarningDepth(1, b.String())
 }
