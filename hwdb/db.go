@@ -118,6 +118,9 @@ type state struct {
 	sfs    map[fnKey]int
 	list   []Port
 	counts map[Flavour]int
+	// ecpfGroup maps a PCI function that switchdev ports hang off (the
+	// ECPF, on a DPU) to their eswitch group, for LookupPFAt.
+	ecpfGroup map[string]string
 }
 
 // New returns an empty DB. Call Rescan to fill it and Start to keep it
@@ -376,6 +379,8 @@ func build(raw map[int]rawPort, log klog.Logger) *state {
 		vfs:    map[fnKey]int{},
 		sfs:    map[fnKey]int{},
 		counts: map[Flavour]int{},
+
+		ecpfGroup: map[string]string{},
 	}
 	idxs := slices.Sorted(maps.Keys(raw))
 	type groupPF struct {
@@ -386,6 +391,9 @@ func build(raw map[int]rawPort, log klog.Logger) *state {
 	external := map[groupPF]bool{}
 	for _, idx := range idxs {
 		r := raw[idx]
+		if _, dup := st.ecpfGroup[r.PCIAddr]; r.PCIAddr != "" && !dup {
+			st.ecpfGroup[r.PCIAddr] = r.group
+		}
 		k := groupPF{r.group, r.PF}
 		switch r.Flavour {
 		case FlavourPhysical:
@@ -540,16 +548,7 @@ func (db *DB) lookupFn(mac MAC, num uint32, c Ctrl, sf bool) (Port, error) {
 	if err != nil {
 		return Port{}, err
 	}
-	m, kind := db.st.vfs, "VF"
-	if sf {
-		m, kind = db.st.sfs, "SF"
-	}
-	idx, ok := m[fnKey{key, num}]
-	if !ok {
-		pf := db.st.ports[db.st.pfs[key]]
-		return Port{}, fmt.Errorf("%w: host PF %s (%s) has no %s %d representor", ErrNoFunction, mac, describePF(pf), kind, num)
-	}
-	return db.st.ports[idx], nil
+	return db.st.function(key, num, sf)
 }
 
 func (st *state) resolvePF(mac MAC, c Ctrl) (pfKey, error) {

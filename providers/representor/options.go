@@ -21,7 +21,14 @@ const (
 	// multi-host card; without it the controller is inferred (see
 	// hwdb.DB.LookupPF).
 	OptController = "vif-plug:representor:controller"
+	// OptVUID identifies the host PF by its VUID (the VU keyword of its
+	// PCI VPD) instead of its MAC, as BlueField-3/4 multi-host setups do.
+	// doca_caps resolves it to the ECPF, controller and PF number.
+	OptVUID = "vif-plug:representor:vuid"
 )
+
+// maxVUIDLen bounds a VUID; real ones are 42 characters.
+const maxVUIDLen = 128
 
 // Kind is what a request asks for.
 type Kind uint8
@@ -42,9 +49,11 @@ func (k Kind) String() string {
 	return "PF"
 }
 
-// Request is a parsed set of representor options.
+// Request is a parsed set of representor options. The host PF is named
+// by PFMAC or, when VUID is set, by VUID.
 type Request struct {
 	PFMAC      hwdb.MAC
+	VUID       string
 	Kind       Kind
 	Num        uint32 // the VF or SF number; 0 for KindPF
 	Controller hwdb.Ctrl
@@ -52,6 +61,9 @@ type Request struct {
 
 func (r Request) String() string {
 	s := "pf-mac " + r.PFMAC.String()
+	if r.VUID != "" {
+		s = "vuid " + r.VUID
+	}
 	switch r.Kind {
 	case KindVF:
 		s += fmt.Sprintf(" vf %d", r.Num)
@@ -74,21 +86,34 @@ func (r Request) String() string {
 // refused, since a port is one or the other.
 func ParseOptions(opts map[string]string) (Request, error) {
 	var r Request
-	macStr, ok := opts[OptPFMAC]
-	if !ok {
-		return Request{}, providers.Invalid("%s is required", OptPFMAC)
+	macStr, hasMAC := opts[OptPFMAC]
+	vuid, hasVUID := opts[OptVUID]
+	switch {
+	case hasMAC && hasVUID:
+		return Request{}, providers.Invalid("%s and %s are both set; name the host PF by one of them", OptPFMAC, OptVUID)
+	case hasVUID:
+		if err := checkVUID(vuid); err != nil {
+			return Request{}, err
+		}
+		if _, ok := opts[OptController]; ok {
+			return Request{}, providers.Invalid("%s is set with %s, which already names the controller", OptController, OptVUID)
+		}
+		r.VUID = vuid
+	case !hasMAC:
+		return Request{}, providers.Invalid("%s is required (or %s)", OptPFMAC, OptVUID)
+	default:
+		mac, err := hwdb.ParseMAC(macStr)
+		if err != nil {
+			return Request{}, providers.Invalid("%s=%q is not a MAC address", OptPFMAC, macStr)
+		}
+		if mac.IsZero() {
+			return Request{}, providers.Invalid("%s=%q is the zero MAC", OptPFMAC, macStr)
+		}
+		if mac[0]&1 != 0 {
+			return Request{}, providers.Invalid("%s=%q is a multicast MAC; a PF MAC is unicast", OptPFMAC, macStr)
+		}
+		r.PFMAC = mac
 	}
-	mac, err := hwdb.ParseMAC(macStr)
-	if err != nil {
-		return Request{}, providers.Invalid("%s=%q is not a MAC address", OptPFMAC, macStr)
-	}
-	if mac.IsZero() {
-		return Request{}, providers.Invalid("%s=%q is the zero MAC", OptPFMAC, macStr)
-	}
-	if mac[0]&1 != 0 {
-		return Request{}, providers.Invalid("%s=%q is a multicast MAC; a PF MAC is unicast", OptPFMAC, macStr)
-	}
-	r.PFMAC = mac
 
 	vf, hasVF := opts[OptVFNum]
 	sf, hasSF := opts[OptSFNum]
@@ -141,4 +166,21 @@ func digits(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// checkVUID accepts letters and digits only: a VUID is passed to an
+// external tool and echoed in reasons.
+func checkVUID(v string) error {
+	if v == "" {
+		return providers.Invalid("%s is empty", OptVUID)
+	}
+	if len(v) > maxVUIDLen {
+		return providers.Invalid("%s is %d characters; at most %d", OptVUID, len(v), maxVUIDLen)
+	}
+	for _, c := range []byte(v) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') {
+			return providers.Invalid("%s=%q has a character other than a letter or digit", OptVUID, v)
+		}
+	}
+	return nil
 }

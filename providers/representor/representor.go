@@ -35,6 +35,9 @@ type Options struct {
 	// Logger from the Env when they are empty. Devlink is used only when
 	// the root is /sys (see hwdb.Options.DevlinkPorts).
 	HWDB hwdb.Options
+	// ResolveVUID finds a VUID's host PF; nil runs doca_caps through
+	// sriovnet.
+	ResolveVUID func(vuid string) (hwdb.PFLocation, error)
 }
 
 // Provider is the representor provider.
@@ -49,8 +52,9 @@ type Provider struct {
 
 // live is what Init sets up, swapped in and out as one.
 type live struct {
-	db  *hwdb.DB
-	log klog.Logger
+	db    *hwdb.DB
+	log   klog.Logger
+	vuids *vuidResolver
 }
 
 // New returns the provider as the binary registers it: it watches link
@@ -97,7 +101,11 @@ func (p *Provider) Init(env providers.Env) error {
 		db.Start()
 	}
 	p.unsub = unsub
-	p.cur.Store(&live{db: db, log: o.Logger})
+	resolve := p.opts.ResolveVUID
+	if resolve == nil {
+		resolve = resolveVUIDWithDocaCaps
+	}
+	p.cur.Store(&live{db: db, log: o.Logger, vuids: newVUIDResolver(resolve, changed)})
 	counts := db.Counts()
 	o.Logger.Info("Representor index ready", "sysfsRoot", db.SysfsRoot(), "watch", p.opts.Watch,
 		"uplinks", counts[hwdb.FlavourPhysical], "pfs", counts[hwdb.FlavourPCIPF],
@@ -114,6 +122,7 @@ func (p *Provider) Destroy() error {
 		return nil
 	}
 	cur.db.Stop()
+	cur.vuids.close()
 	p.unsub()
 	p.unsub = nil
 	return nil
@@ -171,7 +180,7 @@ func (p *Provider) Prepare(ctx context.Context, in *providers.PortCtxIn, out *pr
 	if cur == nil {
 		return providers.NotReady("representor provider is not initialised")
 	}
-	port, err := lookup(cur.db, req)
+	port, err := cur.lookup(ctx, req)
 	if err != nil {
 		return refusal(req, err)
 	}
@@ -187,7 +196,21 @@ func (p *Provider) Prepare(ctx context.Context, in *providers.PortCtxIn, out *pr
 	return nil
 }
 
-func lookup(db *hwdb.DB, r Request) (hwdb.Port, error) {
+func (cur *live) lookup(ctx context.Context, r Request) (hwdb.Port, error) {
+	if r.VUID != "" {
+		loc, err := cur.vuids.lookup(ctx, r.VUID)
+		if err != nil {
+			return hwdb.Port{}, err
+		}
+		switch r.Kind {
+		case KindVF:
+			return cur.db.LookupVFAt(loc, uint16(r.Num))
+		case KindSF:
+			return cur.db.LookupSFAt(loc, r.Num)
+		}
+		return cur.db.LookupPFAt(loc)
+	}
+	db := cur.db
 	switch r.Kind {
 	case KindVF:
 		return db.LookupVF(r.PFMAC, uint16(r.Num), r.Controller)
@@ -200,6 +223,9 @@ func lookup(db *hwdb.DB, r Request) (hwdb.Port, error) {
 // refusal types a lookup failure: missing hardware may appear later; an
 // ambiguous MAC needs the CMS to say which controller.
 func refusal(r Request, err error) error {
+	if providers.IsNotReady(err) || providers.IsInvalid(err) {
+		return err // already typed, by the VUID resolver
+	}
 	if errors.Is(err, hwdb.ErrAmbiguousPF) {
 		return providers.Invalid("%s: %v; set %s", r, err, OptController)
 	}
