@@ -178,7 +178,7 @@ func (c *dbConn) session(ctx context.Context) error {
 	if c.clustered != "" {
 		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 		w, err := c.guard.watch(wctx, endpoint, tlsCfg, c.clustered, func(why string) {
-			c.logger.Info("Cluster member no longer trusted; reconnecting", "endpoint", endpoint, "why", why)
+			warnS("Cluster member no longer trusted; reconnecting", "db", c.name, "endpoint", endpoint, "why", why)
 			c.Restart()
 		})
 		wcancel()

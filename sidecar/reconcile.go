@@ -373,7 +373,7 @@ func (e *Engine) prepareOne(ctx context.Context, key string, c *prepared) error 
 	case <-pctx.Done():
 		e.metrics.prepareDuration.WithLabelValues(typ, op).Observe(time.Since(start).Seconds())
 		e.metrics.prepareTimeouts.WithLabelValues(typ, op).Inc()
-		klog.InfoS("Provider Prepare exceeded its deadline; will retry", "provider", typ, "op", op, "key", clip(key), "deadline", e.cfg.PrepareTimeout)
+		warnS("Provider Prepare exceeded its deadline; will retry", "provider", typ, "op", op, "key", clip(key), "deadline", e.cfg.PrepareTimeout)
 		go func() {
 			if err := <-done; err == nil && out != nil {
 				c.prov.CtxDestroy(c.in, out)

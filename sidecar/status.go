@@ -122,12 +122,14 @@ func (e *Engine) record(res PlanResult, failed map[string]error, held map[string
 			continue
 		}
 		if changed {
-			level := klog.Level(0)
-			if o.State == StatePending {
-				level = 1
-			}
+			// Pending is "hardware not there yet", normal; error and
+			// unplug-blocked are refusals an operator must look at.
 			c := clipOutcome(o)
-			klog.V(level).InfoS("Logical port not plugged", "lport", c.LogicalPort, "state", o.State, "provider", c.Provider, "reason", c.Reason)
+			if o.State == StatePending {
+				klog.V(1).InfoS("Logical port not plugged", "lport", c.LogicalPort, "state", o.State, "provider", c.Provider, "reason", c.Reason)
+			} else {
+				warnS("Logical port not plugged", "lport", c.LogicalPort, "state", o.State, "provider", c.Provider, "reason", c.Reason)
+			}
 		}
 		if o.State == StateUnplugBlocked && !e.Primed() {
 			continue // the resync after priming retries it

@@ -100,7 +100,7 @@ func (e *Engine) apply(ctx context.Context, cl client.Client, snap *snapshot, ac
 			failed[chunk[0].LogicalPort] = err
 			continue
 		}
-		klog.InfoS("Batched transaction failed; retrying its ports one by one", "ports", len(chunk), "err", clipTo(err.Error(), maxEchoText))
+		warnS("Batched transaction failed; retrying its ports one by one", "ports", len(chunk), "err", clipTo(err.Error(), maxEchoText))
 		for _, a := range chunk {
 			if err := e.transact(cl, []Action{a}, creates, removes); err != nil {
 				failed[a.LogicalPort] = err
