@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,6 +55,36 @@ type dbConn struct {
 	restart  chan struct{}
 	lastErr  error
 	attempts int
+	// causes are the failure causes logged since the last success, so
+	// that a new cause is always logged, an old one only now and then.
+	causes causeSet
+}
+
+// errAwaitingIdentity: the SB remote or chassis comes from the
+// Open_vSwitch row, which has not been read yet.
+var errAwaitingIdentity = errors.New("waiting for the Open_vSwitch row's external_ids")
+
+type causeSet map[string]bool
+
+// first reports whether err's cause is new since the last reset. The
+// endpoint order is shuffled on each attempt, so libovsdb's combined
+// "unable to connect to any endpoints" message is compared sorted.
+func (s *causeSet) first(err error) bool {
+	if *s == nil || len(*s) >= 32 {
+		*s = causeSet{}
+	}
+	msg := err.Error()
+	const multi = "unable to connect to any endpoints: "
+	if i := strings.Index(msg, multi); i >= 0 {
+		parts := strings.Split(msg[i+len(multi):], ". ")
+		slices.Sort(parts)
+		msg = msg[:i+len(multi)] + strings.Join(parts, ". ")
+	}
+	if (*s)[msg] {
+		return false
+	}
+	(*s)[msg] = true
+	return true
 }
 
 func newDBConn(name string, dbModel model.ClientDBModel, metrics prometheus.Registerer) *dbConn {
@@ -131,12 +162,14 @@ func (c *dbConn) run(ctx context.Context) {
 			continue
 		}
 		delay := backoff(n, 250*time.Millisecond, 8*time.Second)
-		if n <= 3 || n%20 == 0 {
-			c.logger.Info("OVSDB connection failed; retrying", "err", err, "attempt", n, "retryIn", delay)
+		// Waiting for the OVS identity is not a failure: nothing to log.
+		if !errors.Is(err, errAwaitingIdentity) && (c.causes.first(err) || n <= 3 || n%20 == 0) {
+			warnS("OVSDB connection failed; retrying", "db", c.name, "err", err, "attempt", n, "retryIn", delay)
 		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-c.restart: // new endpoints or identity: try them now
 		case <-time.After(delay):
 		}
 	}
@@ -202,7 +235,7 @@ func (c *dbConn) session(ctx context.Context) error {
 	default:
 	}
 	c.mu.Lock()
-	c.cl, c.tc, c.synced, c.lastErr, c.attempts = cl, cl.Cache(), true, nil, 0
+	c.cl, c.tc, c.synced, c.lastErr, c.attempts, c.causes = cl, cl.Cache(), true, nil, 0, nil
 	c.mu.Unlock()
 	c.logger.Info("OVSDB connected and synced", "endpoint", endpoint)
 	if c.onUp != nil {

@@ -88,6 +88,10 @@ type Engine struct {
 	// logical port, so a conflicting interface's removal wakes the port.
 	wantedNames map[string]string
 
+	// identityRead is set once the Open_vSwitch row was read, so the SB
+	// connection does not report a missing chassis name before that.
+	identityRead atomic.Bool
+
 	// passes counts completed reconcile passes (for tests and benchmarks).
 	passes atomic.Uint64
 
@@ -333,6 +337,9 @@ func (e *Engine) refreshIdentity() {
 	}
 	chassis, remote, bridge := e.chassisName, e.sbRemote, e.bridgeName
 	e.mu.Unlock()
+	if !e.identityRead.Swap(true) {
+		changedSB = true // the SB connection waits for this first read
+	}
 	if changedSB {
 		klog.InfoS("Identity", "chassis", chassis, "sbRemote", remote, "bridge", bridge)
 		e.sb.Restart()
@@ -346,6 +353,9 @@ func (e *Engine) sbEndpoints() ([]string, *tls.Config, error) {
 	e.mu.Lock()
 	remote, chassis := e.sbRemote, e.chassisName
 	e.mu.Unlock()
+	if (e.cfg.Chassis == "" || e.cfg.SBRemote == "") && !e.identityRead.Load() {
+		return nil, nil, errAwaitingIdentity
+	}
 	if chassis == "" {
 		return nil, nil, errors.New("no chassis name: set --chassis or Open_vSwitch external_ids:system-id")
 	}
