@@ -97,6 +97,7 @@ type Engine struct {
 
 	// worker-only state.
 	noBridgeLogged bool
+	chassisSeen    chassisSeen
 	expect         map[string]*expectation
 	converge       *convergenceGuard
 	attempts       map[string]int
@@ -449,4 +450,34 @@ func (e *Engine) checkChassis(tc *cache.TableCache) (ch *sb.Chassis, known bool)
 // may separate remotes with commas or spaces.
 func splitRemotes(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
+}
+
+// chassisSeen is what was last logged about the Chassis row.
+type chassisSeen struct {
+	name    string
+	present bool
+	known   bool
+}
+
+// noteChassis logs, once per change, whether the Chassis row exists: an
+// idle sidecar must say that it waits for ovn-controller.
+func (e *Engine) noteChassis(tc *cache.TableCache) {
+	e.mu.Lock()
+	name := e.chassisName
+	e.mu.Unlock()
+	ch := findChassis(tc, name)
+	prev := e.chassisSeen
+	now := chassisSeen{name: name, present: ch != nil, known: true}
+	if prev == now || name == "" {
+		return
+	}
+	e.chassisSeen = now
+	switch {
+	case ch == nil && prev.known && prev.present && prev.name == name:
+		warnS("Chassis row disappeared from the Southbound database; nothing is plugged or unplugged until ovn-controller creates it again", "chassis", name)
+	case ch == nil:
+		warnS("Chassis row missing in the Southbound database; nothing is plugged or unplugged until ovn-controller creates it", "chassis", name)
+	case prev.known && prev.name == name:
+		klog.InfoS("Chassis row appeared in the Southbound database", "chassis", name, "uuid", ch.UUID)
+	}
 }

@@ -89,6 +89,7 @@ func (e *Engine) takeSnapshot(ovsTC, sbTC *cache.TableCache) *snapshot {
 
 	if sbTC != nil {
 		s.sbLive = true
+		e.noteChassis(sbTC)
 		ch, known := e.checkChassis(sbTC)
 		if known {
 			s.chassisUUID, s.chassisName, s.hostname = ch.UUID, ch.Name, ch.Hostname
