@@ -12,12 +12,20 @@ func (e *Engine) httpHandler() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		ovs, sb := e.Connected()
-		primed := e.Primed()
-		if !primed {
+		h := e.Health()
+		if !h.Ready {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
-		fmt.Fprintf(w, "primed=%t ovs_connected=%t sb_connected=%t\n", primed, ovs, sb)
+		fmt.Fprintf(w, "primed=%t ovs_connected=%t sb_connected=%t\n", h.Primed, h.OVS.Connected, h.SB.Connected)
+		for _, r := range h.Reasons {
+			fmt.Fprintln(w, r)
+		}
+	})
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(e.Health())
 	})
 	mux.HandleFunc("GET /ports", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -1,0 +1,127 @@
+package sidecar
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+	"k8s.io/klog/v2"
+
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers/dummy"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) count(sub string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Count(s.b.String(), sub)
+}
+
+// captureKlog sends klog's output to a buffer for the test's duration.
+func captureKlog(t *testing.T) *syncBuffer {
+	buf := &syncBuffer{}
+	klog.LogToStderr(false)
+	klog.SetOutputBySeverity("INFO", buf) // every severity is written to INFO too
+	t.Cleanup(func() {
+		klog.Flush()
+		klog.SetOutput(io.Discard)
+		klog.LogToStderr(true)
+	})
+	return buf
+}
+
+func readyz(t *testing.T, e *Engine) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	e.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	return rec.Code, rec.Body.String()
+}
+
+func TestReadyzAndChassisLogs(t *testing.T) {
+	logs := captureKlog(t)
+	m := newMemStack(t)
+	e, _ := m.startEngine(t)
+
+	waitFor(t, "ready", 5*time.Second, func() bool { return e.Health().Ready })
+	if code, body := readyz(t, e); code != http.StatusOK || body != "primed=true ovs_connected=true sb_connected=true\n" {
+		t.Errorf("/readyz = %d %q, want 200 and no reasons", code, body)
+	}
+	if n := logs.count("no chassis name"); n != 0 {
+		t.Errorf("the log says %d times 'no chassis name' although system-id is set", n)
+	}
+
+	// The Chassis row goes away (ovn-controller exits) and comes back.
+	mustTransact(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.WhereCache(func(c *sb.Chassis) bool { return true }).Delete())...)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", logs.b.String())
+		}
+	})
+	waitFor(t, "the disappearance logged", 5*time.Second, func() bool { return logs.count("Chassis row disappeared") == 1 })
+	code, body := readyz(t, e)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "Chassis row chassis-1 missing") {
+		t.Errorf("/readyz without the Chassis row = %d %q, want 503 naming it", code, body)
+	}
+	// Further passes do not repeat it.
+	e.q.AddAll()
+	waitFor(t, "a pass", 5*time.Second, func() bool { return e.passes.Load() > 0 })
+	before := e.passes.Load()
+	e.q.AddAll()
+	waitFor(t, "another pass", 5*time.Second, func() bool { return e.passes.Load() > before })
+	if n := logs.count("Chassis row disappeared"); n != 1 {
+		t.Errorf("'Chassis row disappeared' logged %d times, want once", n)
+	}
+	mustTransact(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.Create(&sb.Chassis{UUID: "ch2", Name: "chassis-1", Hostname: "dpu1"}))...)
+	waitFor(t, "the return logged", 5*time.Second, func() bool { return logs.count("Chassis row appeared") == 1 })
+	klog.Flush()
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	if !regexp.MustCompile(`(?m)^W\d{4} .*"Chassis row disappeared`).MatchString(logs.b.String()) {
+		t.Error("'Chassis row disappeared' is not at warning severity")
+	}
+}
+
+func TestReadyzWithoutBridge(t *testing.T) {
+	m := newMemStack(t)
+	reg := providers.NewRegistry(nil)
+	if err := reg.Register(dummy.New()); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Config{OVSRemote: "unix:" + m.ovsSock, Bridge: "br-missing", Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = e.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, "primed", 10*time.Second, e.Primed)
+	code, body := readyz(t, e)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "integration bridge br-missing does not exist") {
+		t.Errorf("/readyz without the bridge = %d %q, want 503 naming the bridge", code, body)
+	}
+	h := e.Health()
+	if h.Ready || h.BridgeFound || !h.OVS.Connected || !h.SB.Connected || !h.ChassisFound {
+		t.Errorf("Health = %+v", h)
+	}
+}
