@@ -120,6 +120,7 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)
 	}
+	cfg.Metrics.initSeries(providers.Compiled())
 	e := &Engine{
 		cfg:         cfg,
 		reg:         cfg.Registry,

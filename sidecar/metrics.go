@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 )
 
 // Namespace prefixes every metric the sidecar exports.
@@ -77,6 +79,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.txnDuration, m.reconcileDuration, m.ports, m.state)
 	}
 	return m
+}
+
+// initSeries creates every provider × op × result counter at 0, so that
+// increase() and rate() alerts see the first error instead of a series
+// that appears with it.
+func (m *Metrics) initSeries(types []string) {
+	for _, typ := range types {
+		for _, op := range []Op{OpPlug, OpUpdate, OpUnplug, OpReplug} {
+			for _, result := range []string{"success", "error"} {
+				m.operations.WithLabelValues(typ, string(op), result)
+			}
+		}
+		for _, op := range []providers.Op{providers.OpCreate, providers.OpRemove} {
+			m.prepareTimeouts.WithLabelValues(typ, op.String())
+		}
+	}
 }
 
 // replacingRegisterer lets each new libovsdb client register its metrics
