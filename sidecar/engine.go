@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -97,6 +96,9 @@ type Engine struct {
 
 	// worker-only state.
 	noBridgeLogged bool
+	// unusableLogged is the SB remote list whose unusable members were
+	// logged (SB connection goroutine only).
+	unusableLogged string
 	chassisSeen    chassisSeen
 	expect         map[string]*expectation
 	converge       *convergenceGuard
@@ -364,15 +366,19 @@ func (e *Engine) sbEndpoints() ([]string, *tls.Config, error) {
 	if remote == "" {
 		return nil, nil, errors.New("no SB remote: set --sb-db or Open_vSwitch external_ids:ovn-remote")
 	}
-	eps := splitRemotes(remote)
+	// --sb-db is checked at start; ovn-remote can change at run time, so a
+	// member that cannot be used is logged once and the others are used.
+	eps, unusable, why := usableRemotes(splitRemotes(remote), e.cfg.TLS != nil)
+	if len(unusable) > 0 && e.unusableLogged != remote {
+		e.unusableLogged = remote
+		warnS("Not using SB remotes that cannot be used", "unusable", unusable, "reason", why, "using", eps)
+	}
+	if len(eps) == 0 {
+		return nil, nil, why
+	}
 	// Like ovn-controller, start at a random member so that a fleet of
 	// DPUs spreads over a clustered SB.
 	rand.Shuffle(len(eps), func(i, j int) { eps[i], eps[j] = eps[j], eps[i] })
-	for _, ep := range eps {
-		if len(ep) > 4 && ep[:4] == "ssl:" && e.cfg.TLS == nil {
-			return nil, nil, fmt.Errorf("SB remote %s needs --private-key, --certificate and --ca-cert", ep)
-		}
-	}
 	return eps, e.cfg.TLS, nil
 }
 
