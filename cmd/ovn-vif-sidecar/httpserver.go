@@ -1,0 +1,41 @@
+package main
+
+import (
+	"net/http"
+	"time"
+)
+
+// The listener serves only small GET answers to probes, Prometheus and
+// the status command, so everything else is cut short.
+const (
+	httpMaxHeaderBytes = 8 << 10 // a 1 MiB header gets 431
+	httpMaxBodyBytes   = 4 << 10 // GET and HEAD need no body
+	httpReadTimeout    = 10 * time.Second
+	httpWriteTimeout   = 30 * time.Second // a /metrics scrape is well below
+	httpIdleTimeout    = 60 * time.Second
+)
+
+// newHTTPServer is the one place the daemon's HTTP server is built.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           readOnly(h),
+		MaxHeaderBytes:    httpMaxHeaderBytes,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       httpReadTimeout,
+		WriteTimeout:      httpWriteTimeout,
+		IdleTimeout:       httpIdleTimeout,
+	}
+}
+
+// readOnly answers 405 to anything but GET and HEAD and bounds bodies.
+func readOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, httpMaxBodyBytes)
+		h.ServeHTTP(w, r)
+	})
+}
