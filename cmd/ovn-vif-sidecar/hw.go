@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -29,11 +30,21 @@ type hwRow struct {
 // port holds each in OVS.
 func runHW(args []string) int {
 	fs := flag.NewFlagSet("ovn-vif-sidecar hw", flag.ContinueOnError)
+	fs.Usage = func() {} // --help prints to stdout below; errors get one line
 	sysfsRoot := fs.String("sysfs-root", "/sys", "where sysfs is mounted")
 	ovsDB := fs.String("ovs-db", "unix:/var/run/openvswitch/db.sock", "local OVS database, to show which logical port holds each representor; empty skips it")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stdout)
+			fmt.Println("Usage: ovn-vif-sidecar hw [flags]")
+			fs.PrintDefaults()
+			return exitOK
+		}
+		return exitConfig
+	}
+	if fs.NArg() > 0 {
+		return usageError(os.Stderr, "hw: stray argument %q", fs.Arg(0))
 	}
 	db := hwdb.New(hwdb.Options{SysfsRoot: *sysfsRoot, ResyncInterval: -1})
 	if err := db.Rescan(); err != nil {
@@ -44,7 +55,7 @@ func runHW(args []string) int {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "warning: not showing logical ports: %v\n", err)
 	}
-	var rows []hwRow
+	rows := []hwRow{}
 	for _, p := range db.List() {
 		r := hwRow{Port: p}
 		if h, ok := holders[p.Name]; ok {

@@ -4,7 +4,8 @@
 //	ovn-vif-sidecar [flags]            run the daemon
 //	ovn-vif-sidecar status [flags]     show each logical port's plug state
 //	ovn-vif-sidecar hw [flags]         list the switchdev ports this DPU has
-//	ovn-vif-sidecar version
+//	ovn-vif-sidecar version            print version, revision, Go version
+//	ovn-vif-sidecar help
 package main
 
 import (
@@ -14,11 +15,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -32,24 +37,95 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and revision are set at build time (make build):
+// -ldflags "-X main.version=$(git describe --tags --always --dirty) -X main.revision=$(git rev-parse HEAD)".
+var (
+	version  = ""
+	revision = ""
+)
 
 const defaultHTTPAddr = "127.0.0.1:9476"
 
+// httpAddrEnv, when set, replaces defaultHTTPAddr for the daemon and the
+// status command, so that a pod can set its address once for both.
+const httpAddrEnv = "OVN_VIF_SIDECAR_HTTP_ADDR"
+
+// Exit codes: 2 is a static configuration error that a restart cannot
+// fix (systemd's RestartPreventExitStatus=2); 1 is anything else.
+const (
+	exitOK     = 0
+	exitFail   = 1
+	exitConfig = 2
+)
+
 func main() {
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const subcommandUsage = `Usage:
+  ovn-vif-sidecar [flags]           run the daemon
+  ovn-vif-sidecar status [flags]    show the daemon's health and each logical port's state
+  ovn-vif-sidecar hw [flags]        list the switchdev ports this DPU has
+  ovn-vif-sidecar version           print the version, revision and Go version
+  ovn-vif-sidecar help              print this help
+Run 'ovn-vif-sidecar COMMAND --help' for a command's flags.
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
 		case "status":
-			os.Exit(runStatus(os.Args[2:]))
+			return runStatus(args[1:], stdout, stderr)
 		case "hw":
-			os.Exit(runHW(os.Args[2:]))
-		case "version", "--version":
-			fmt.Println(version)
-			return
+			return runHW(args[1:])
+		case "version", "--version", "-version":
+			if len(args) > 1 {
+				return usageError(stderr, "version takes no arguments, got %q", args[1])
+			}
+			fmt.Fprintln(stdout, versionLine())
+			return exitOK
+		case "help":
+			if len(args) > 1 {
+				return usageError(stderr, "help takes no arguments, got %q", args[1])
+			}
+			_, usage := daemonFlagSet(&daemonFlags{}, stdout)
+			usage(stdout)
+			return exitOK
 		}
 	}
-	os.Exit(runDaemon(os.Args[1:]))
+	return runDaemon(args, stdout, stderr)
+}
+
+// usageError prints one line and the short usage, and returns exit 2.
+func usageError(stderr io.Writer, format string, a ...any) int {
+	fmt.Fprintf(stderr, "ovn-vif-sidecar: "+format+"\n", a...)
+	fmt.Fprint(stderr, subcommandUsage)
+	return exitConfig
+}
+
+// buildInfo returns the stamped version and revision; a plain go build
+// falls back to "dev" and the VCS revision Go recorded, if any.
+func buildInfo() (ver, rev, goVersion string) {
+	ver, rev, goVersion = version, revision, runtime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok && rev == "" {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				rev = s.Value
+			}
+		}
+	}
+	if ver == "" {
+		ver = "dev"
+	}
+	if rev == "" {
+		rev = "unknown"
+	}
+	return ver, rev, goVersion
+}
+
+func versionLine() string {
+	ver, rev, gov := buildInfo()
+	return fmt.Sprintf("ovn-vif-sidecar %s revision %s %s", ver, rev, gov)
 }
 
 type daemonFlags struct {
@@ -61,49 +137,150 @@ type daemonFlags struct {
 	prepareTimeout               time.Duration
 }
 
-func runDaemon(args []string) int {
-	fs := flag.NewFlagSet("ovn-vif-sidecar", flag.ContinueOnError)
-	var f daemonFlags
-	fs.StringVar(&f.ovsDB, "ovs-db", "unix:/var/run/openvswitch/db.sock", "local OVS database remote")
-	fs.StringVar(&f.sbDB, "sb-db", "", "Southbound remote(s), comma-separated (default: Open_vSwitch external_ids:ovn-remote)")
-	fs.StringVar(&f.chassis, "chassis", "", "chassis name (default: Open_vSwitch external_ids:system-id)")
-	fs.StringVar(&f.bridge, "bridge", "", "integration bridge (default: Open_vSwitch external_ids:ovn-bridge, else br-int)")
-	fs.StringVar(&f.providers, "providers", "all", fmt.Sprintf("comma-separated providers to enable; compiled in: %v", providers.Compiled()))
-	fs.StringVar(&f.httpAddr, "http-addr", defaultHTTPAddr, "listen address for /healthz, /readyz, /ports and /metrics; empty disables")
-	fs.StringVar(&f.privateKey, "private-key", "", "PEM private key for ssl: SB remotes")
-	fs.StringVar(&f.certificate, "certificate", "", "PEM certificate for ssl: SB remotes")
-	fs.StringVar(&f.ca, "ca-cert", "", "PEM CA certificate that signs the SB servers' certificates")
-	fs.StringVar(&f.sysfsRoot, "sysfs-root", "/sys", "where sysfs is mounted (for containers and tests)")
-	fs.DurationVar(&f.prepareTimeout, "prepare-timeout", 2*time.Second, "deadline for one provider Prepare call")
+// daemonFlagSet returns the daemon's flag set (its own flags and klog's)
+// with a usage that lists the subcommands and keeps klog's flags apart.
+func daemonFlagSet(f *daemonFlags, out io.Writer) (fs *flag.FlagSet, usage func(io.Writer)) {
+	own := flag.NewFlagSet("ovn-vif-sidecar", flag.ContinueOnError)
+	own.StringVar(&f.ovsDB, "ovs-db", "unix:/var/run/openvswitch/db.sock", "local OVS database remote: unix:PATH or tcp:HOST:PORT")
+	own.StringVar(&f.sbDB, "sb-db", "", "Southbound remote(s), comma-separated: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT (default: Open_vSwitch external_ids:ovn-remote)")
+	own.StringVar(&f.chassis, "chassis", "", "chassis name (default: Open_vSwitch external_ids:system-id)")
+	own.StringVar(&f.bridge, "bridge", "", "integration bridge (default: Open_vSwitch external_ids:ovn-bridge, else br-int)")
+	own.StringVar(&f.providers, "providers", "all", fmt.Sprintf("comma-separated providers to enable; compiled in: %v", providers.Compiled()))
+	httpDefault := defaultHTTPAddr
+	if v, ok := os.LookupEnv(httpAddrEnv); ok {
+		httpDefault = v
+	}
+	own.StringVar(&f.httpAddr, "http-addr", httpDefault, "listen address for /healthz, /readyz, /health, /ports and /metrics; empty disables (default from $"+httpAddrEnv+" if set)")
+	own.StringVar(&f.privateKey, "private-key", "", "PEM private key for ssl: SB remotes")
+	own.StringVar(&f.certificate, "certificate", "", "PEM certificate for ssl: SB remotes")
+	own.StringVar(&f.ca, "ca-cert", "", "PEM CA certificate that signs the SB servers' certificates")
+	own.StringVar(&f.sysfsRoot, "sysfs-root", "/sys", "where sysfs is mounted (for containers and tests)")
+	own.DurationVar(&f.prepareTimeout, "prepare-timeout", 2*time.Second, "deadline for one provider Prepare call")
 	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(klogFlags)
+
+	fs = flag.NewFlagSet("ovn-vif-sidecar", flag.ContinueOnError)
+	fs.SetOutput(out)
+	own.VisitAll(func(fl *flag.Flag) { fs.Var(fl.Value, fl.Name, fl.Usage) })
 	klogFlags.VisitAll(func(fl *flag.Flag) { fs.Var(fl.Value, fl.Name, fl.Usage) })
+	// On a parse error the flag package prints the error line; the short
+	// usage follows. --help prints the full usage.
+	fs.Usage = func() {}
+	usage = func(w io.Writer) {
+		fmt.Fprint(w, subcommandUsage)
+		fmt.Fprintln(w, "\nDaemon flags:")
+		own.SetOutput(w)
+		own.PrintDefaults()
+		fmt.Fprintln(w, "\nLogging flags (klog):")
+		klogFlags.SetOutput(w)
+		klogFlags.PrintDefaults()
+		fmt.Fprintln(w, "\nExit status: 0 on SIGTERM or SIGINT, 2 for a configuration error (not worth restarting), 1 otherwise.")
+	}
+	return fs, usage
+}
+
+func runDaemon(args []string, stdout, stderr io.Writer) int {
+	var f daemonFlags
+	fs, usage := daemonFlagSet(&f, stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			usage(stdout)
+			return exitOK
 		}
-		return 2
+		fmt.Fprint(stderr, subcommandUsage) // after the flag package's error line
+		return exitConfig
+	}
+	if fs.NArg() > 0 {
+		return usageError(stderr, "unknown command or stray argument %q", fs.Arg(0))
+	}
+	enabled, err := validate(f)
+	if err != nil {
+		fmt.Fprintf(stderr, "ovn-vif-sidecar: %v\n", err)
+		return exitConfig
 	}
 	defer klog.Flush()
 	tuneGC()
-	if err := daemon(f); err != nil {
+	if err := daemon(f, enabled); err != nil {
 		klog.ErrorS(err, "Exiting")
-		return 1
+		return exitFail
 	}
-	return 0
+	return exitOK
 }
 
-func daemon(f daemonFlags) error {
-	enabled, err := providers.Select(f.providers)
+// validate checks everything static in the flags, so that a mistake is
+// one clear line and exit 2 rather than a daemon that retries forever.
+// What can heal (a database not up yet, a certificate file not yet
+// provisioned, a listen address in use) is left to run time.
+func validate(f daemonFlags) (enabled []string, err error) {
+	enabled, err = providers.Select(f.providers)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	if n := countSet(f.privateKey, f.certificate, f.ca); n != 0 && n != 3 {
+		return nil, errors.New("--private-key, --certificate and --ca-cert must be given together")
+	}
+	if f.httpAddr != "" {
+		if err := validateListenAddr(f.httpAddr); err != nil {
+			return nil, fmt.Errorf("--http-addr %q: %v", f.httpAddr, err)
+		}
+	}
+	if err := sidecar.ValidateRemote(f.ovsDB); err != nil {
+		return nil, fmt.Errorf("--ovs-db: %v", err)
+	}
+	if strings.HasPrefix(f.ovsDB, "ssl:") {
+		return nil, fmt.Errorf("--ovs-db %q: the local database is reached over unix: or tcp:", f.ovsDB)
+	}
+	if f.sbDB != "" {
+		eps := sidecar.SplitRemotes(f.sbDB)
+		if len(eps) == 0 {
+			return nil, fmt.Errorf("--sb-db %q names no remote", f.sbDB)
+		}
+		for _, ep := range eps {
+			if err := sidecar.ValidateRemote(ep); err != nil {
+				return nil, fmt.Errorf("--sb-db: %v", err)
+			}
+			if strings.HasPrefix(ep, "ssl:") && f.privateKey == "" {
+				return nil, fmt.Errorf("--sb-db: SB remote %s needs --private-key, --certificate and --ca-cert", ep)
+			}
+		}
+	}
+	if f.prepareTimeout <= 0 {
+		return nil, fmt.Errorf("--prepare-timeout %v: must be positive", f.prepareTimeout)
+	}
+	return enabled, nil
+}
+
+func countSet(ss ...string) int {
+	n := 0
+	for _, s := range ss {
+		if s != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// validateListenAddr accepts HOST:PORT with a numeric port; an empty host
+// means every address.
+func validateListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want HOST:PORT, for example %s", defaultHTTPAddr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return nil
+}
+
+func daemon(f daemonFlags, enabled []string) error {
 	tlsCfg, err := loadTLS(f.privateKey, f.certificate, f.ca)
 	if err != nil {
 		return err
 	}
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	promReg.MustRegister(newBuildInfo())
 
 	var eng *sidecar.Engine
 	reg := providers.NewRegistry(func(typ string) providers.Env {
@@ -127,6 +304,14 @@ func daemon(f daemonFlags) error {
 	if err != nil {
 		return err
 	}
+	// Listen before the providers start, so that an address in use fails
+	// at once.
+	var ln net.Listener
+	if f.httpAddr != "" {
+		if ln, err = net.Listen("tcp", f.httpAddr); err != nil {
+			return fmt.Errorf("--http-addr: %w", err)
+		}
+	}
 	for _, typ := range enabled {
 		p, _ := providers.CompiledProvider(typ)
 		if err := reg.Register(p); err != nil {
@@ -148,20 +333,17 @@ func daemon(f daemonFlags) error {
 		}
 		return dbs
 	}))
-	klog.InfoS("Starting ovn-vif-sidecar", "version", version, "providers", reg.Types(), "ovsDB", f.ovsDB)
+	ver, rev, _ := buildInfo()
+	klog.InfoS("Starting ovn-vif-sidecar", "version", ver, "revision", rev, "providers", reg.Types(), "ovsDB", f.ovsDB, "httpAddr", f.httpAddr)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	if f.httpAddr != "" {
+	if ln != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))
 		mux.Handle("/", eng.Handler())
-		ln, err := net.Listen("tcp", f.httpAddr)
-		if err != nil {
-			return fmt.Errorf("--http-addr: %w", err)
-		}
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		srv := newHTTPServer(mux)
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				klog.ErrorS(err, "HTTP server")
@@ -177,6 +359,19 @@ func daemon(f daemonFlags) error {
 	// Exiting never unplugs: the ports stay as they are for the next start.
 	klog.InfoS("Stopped; plugged ports are left in place")
 	return err
+}
+
+// newBuildInfo is ovn_vif_sidecar_build_info{version,revision,goversion} 1.
+func newBuildInfo() prometheus.Collector {
+	ver, rev, gov := buildInfo()
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace:   sidecar.Namespace,
+		Name:        "build_info",
+		Help:        "Always 1; the labels say which build is running.",
+		ConstLabels: prometheus.Labels{"version": ver, "revision": rev, "goversion": gov},
+	})
+	g.Set(1)
+	return g
 }
 
 func loadTLS(key, cert, ca string) (*tls.Config, error) {

@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,54 +16,130 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar"
 )
 
-// runStatus prints the daemon's per-port status as a table.
-func runStatus(args []string) int {
+var portStates = []sidecar.State{sidecar.StatePlugged, sidecar.StatePending, sidecar.StateConflict, sidecar.StateError, sidecar.StateUnplugBlocked}
+
+// runStatus prints the daemon's health and its per-port status.
+func runStatus(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ovn-vif-sidecar status", flag.ContinueOnError)
-	addr := fs.String("http-addr", defaultHTTPAddr, "address of the running daemon")
+	fs.SetOutput(stderr)
+	fs.Usage = func() {} // --help prints to stdout below; errors get one line
+	def := defaultHTTPAddr
+	if v, ok := os.LookupEnv(httpAddrEnv); ok && v != "" {
+		def = v
+	}
+	addr := fs.String("http-addr", def, "address of the running daemon (default from $"+httpAddrEnv+" if set)")
 	state := fs.String("state", "", "show only ports in this state (plugged, pending, conflict, error, unplug-blocked)")
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	asJSON := fs.Bool("json", false, "print the ports as JSON instead of the health header and a table")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fmt.Fprintln(stdout, "Usage: ovn-vif-sidecar status [flags]")
+			fs.PrintDefaults()
+			return exitOK
+		}
+		return exitConfig
+	}
+	if fs.NArg() > 0 {
+		return usageError(stderr, "status: stray argument %q", fs.Arg(0))
+	}
+	if *state != "" && !slices.Contains(portStates, sidecar.State(*state)) {
+		return usageError(stderr, "status --state %q: want one of %v", *state, portStates)
 	}
 	cl := &http.Client{Timeout: 5 * time.Second}
-	resp, err := cl.Get("http://" + *addr + "/ports")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "cannot reach ovn-vif-sidecar at %s: %v\n", *addr, err)
-		return 1
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(os.Stderr, "ovn-vif-sidecar at %s answered %s\n", *addr, resp.Status)
-		return 1
-	}
 	var ports []sidecar.PortStatus
-	if err := json.NewDecoder(resp.Body).Decode(&ports); err != nil {
-		fmt.Fprintf(os.Stderr, "bad answer from %s: %v\n", *addr, err)
-		return 1
+	if err := getJSON(cl, *addr, "/ports", &ports); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFail
 	}
-	var shown []sidecar.PortStatus
+	shown := []sidecar.PortStatus{}
 	for _, p := range ports {
 		if *state == "" || string(p.State) == *state {
 			shown = append(shown, p)
 		}
 	}
 	if *asJSON {
-		printJSON(shown)
-		return 0
+		printJSONTo(stdout, shown)
+		return exitOK
 	}
-	tw := newTable()
+	var h sidecar.Health
+	if err := getJSON(cl, *addr, "/health", &h); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFail
+	}
+	printHealth(stdout, h)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "LOGICAL PORT\tPROVIDER\tSTATE\tINTERFACE\tSINCE\tREASON")
 	for _, p := range shown {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.LogicalPort, dash(p.Provider), p.State, dash(p.Interface),
 			p.Since.Local().Format(time.DateTime), strings.ReplaceAll(p.Reason, "\n", " "))
 	}
 	_ = tw.Flush()
-	return 0
+	return exitOK
+}
+
+func getJSON(cl *http.Client, addr, path string, v any) error {
+	resp, err := cl.Get("http://" + addr + path)
+	if err != nil {
+		return fmt.Errorf("cannot reach ovn-vif-sidecar at %s: %v", addr, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("ovn-vif-sidecar at %s answered %s to %s", addr, resp.Status, path)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("bad answer from %s%s: %v", addr, path, err)
+	}
+	return nil
+}
+
+// printHealth is the header of the status table: each database, the
+// chassis, the bridge, the priming gate and why the daemon is not ready.
+func printHealth(w io.Writer, h sidecar.Health) {
+	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
+	db := func(d sidecar.DBHealth) string {
+		if d.Connected {
+			return "connected"
+		}
+		if d.LastError != "" {
+			return "not connected: " + d.LastError
+		}
+		return "not connected"
+	}
+	found := func(name string, ok bool, yes, no string) string {
+		if name == "" {
+			return "- (unknown)"
+		}
+		if ok {
+			return name + " (" + yes + ")"
+		}
+		return name + " (" + no + ")"
+	}
+	fmt.Fprintf(tw, "OVS database:\t%s\n", db(h.OVS))
+	fmt.Fprintf(tw, "SB database:\t%s\n", db(h.SB))
+	fmt.Fprintf(tw, "Chassis:\t%s\n", found(h.Chassis, h.ChassisFound, "row found", "no Chassis row"))
+	fmt.Fprintf(tw, "Bridge:\t%s\n", found(h.Bridge, h.BridgeFound, "exists", "does not exist"))
+	fmt.Fprintf(tw, "Primed:\t%s\n", yesNo(h.Primed))
+	if h.Ready {
+		fmt.Fprintf(tw, "Ready:\tyes\n")
+	} else {
+		fmt.Fprintf(tw, "Ready:\tno: %s\n", strings.Join(h.Reasons, "; "))
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 // printJSON writes v to stdout, indented, for scripts (--json).
-func printJSON(v any) {
-	enc := json.NewEncoder(os.Stdout)
+func printJSON(v any) { printJSONTo(os.Stdout, v) }
+
+func printJSONTo(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
 }
