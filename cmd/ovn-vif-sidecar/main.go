@@ -150,7 +150,7 @@ func daemonFlagSet(f *daemonFlags, out io.Writer) (fs *flag.FlagSet, usage func(
 	if v, ok := os.LookupEnv(httpAddrEnv); ok {
 		httpDefault = v
 	}
-	own.StringVar(&f.httpAddr, "http-addr", httpDefault, "listen address for /healthz, /readyz, /health, /ports and /metrics; empty disables (default from $"+httpAddrEnv+" if set)")
+	own.StringVar(&f.httpAddr, "http-addr", httpDefault, "listen address for /healthz, /readyz, /health, /ports and /metrics; empty disables; $"+httpAddrEnv+", if set, replaces the default")
 	own.StringVar(&f.privateKey, "private-key", "", "PEM private key for ssl: SB remotes")
 	own.StringVar(&f.certificate, "certificate", "", "PEM certificate for ssl: SB remotes")
 	own.StringVar(&f.ca, "ca-cert", "", "PEM CA certificate that signs the SB servers' certificates")

@@ -27,7 +27,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	if v, ok := os.LookupEnv(httpAddrEnv); ok && v != "" {
 		def = v
 	}
-	addr := fs.String("http-addr", def, "address of the running daemon (default from $"+httpAddrEnv+" if set)")
+	addr := fs.String("http-addr", def, "address of the running daemon; $"+httpAddrEnv+", if set, replaces the default")
 	state := fs.String("state", "", "show only ports in this state (plugged, pending, conflict, error, unplug-blocked)")
 	asJSON := fs.Bool("json", false, "print the ports as JSON instead of the health header and a table")
 	if err := fs.Parse(args); err != nil {
