@@ -3,13 +3,18 @@
 
 GO        ?= go
 BIN       := bin/ovn-vif-sidecar
+# The version is git's (a tag, or the abbreviated commit without one); a
+# source tree without git history says so instead of pretending.
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-nogit)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -X main.version=$(VERSION) -X main.revision=$(REVISION)
 E2E_TIMEOUT ?= 10m
 # Daemons and tools the e2e tests and the sandbox run.
 DEPS_CMDS := ip ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl ovs-appctl \
-             ovn-northd ovn-controller ovn-nbctl ovn-sbctl ping
-DEPS_PKGS := openvswitch-switch ovn-central ovn-host iproute2 iputils-ping
+             ovn-northd ovn-controller ovn-nbctl ovn-sbctl ping dpkg-deb
+DEPS_PKGS := openvswitch-switch ovn-central ovn-host iproute2 iputils-ping dpkg
 
-.PHONY: all deps build generate test unit e2e lint sandbox bench clean
+.PHONY: all deps build deb version generate test unit e2e lint sandbox bench clean
 
 all: build
 
@@ -34,7 +39,19 @@ deps:
 	$(GO) mod download
 
 build:
-	$(GO) build -o $(BIN) ./cmd/ovn-vif-sidecar
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/ovn-vif-sidecar
+
+version:
+	@echo $(VERSION) $(REVISION)
+
+# bin/ovn-vif-sidecar_<version>_<arch>.deb: a static, stripped binary, the
+# systemd unit, /etc/default/ovn-vif-sidecar (a conffile) and a man page
+# made from --help; Depends: ovn-host. GOARCH=arm64 make deb for a DPU.
+DEB_OUT ?= bin
+deb:
+	@command -v dpkg-deb >/dev/null || { echo "deb: dpkg-deb missing; run make deps" >&2; exit 1; }
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/deb/ovn-vif-sidecar ./cmd/ovn-vif-sidecar
+	deploy/debian/mkdeb.sh bin/deb/ovn-vif-sidecar $(VERSION) $(REVISION) $(DEB_OUT)
 
 generate:
 	$(GO) generate ./ovsdbmodel/...

@@ -1,0 +1,71 @@
+#!/bin/sh
+# Prints ovn-vif-sidecar(8) in roff, built from the binary's own --help
+# and its subcommands' --help: manpage.sh BINARY VERSION DATE
+set -eu
+bin=$1 version=$2 date=$3
+
+# roff-escape: backslashes, and lines that start with . or '.
+esc() { sed -e 's/\\/\\e/g' -e "s/^\([.']\)/\\\\\&\1/"; }
+
+cat <<EOF2
+.TH OVN-VIF-SIDECAR 8 "$date" "ovn-vif-sidecar $version" "System Administration"
+.SH NAME
+ovn-vif-sidecar \- plug VIFs requested through OVN Port_Binding options into Open vSwitch
+.SH SYNOPSIS
+.B ovn-vif-sidecar
+.RI [ flags ]
+.br
+.B ovn-vif-sidecar status
+.RI [ flags ]
+.br
+.B ovn-vif-sidecar hw
+.RI [ flags ]
+.br
+.B ovn-vif-sidecar version
+.SH DESCRIPTION
+.B ovn-vif-sidecar
+runs beside
+.BR ovn-controller (8)
+on a SmartNIC DPU and plugs ports into the OVS integration bridge when the
+CMS asks for it: an OVN Port_Binding with options:requested-chassis naming
+this chassis and options:vif-plug-type set.
+It reads its identity (system-id, ovn-remote, ovn-bridge) from the local
+Open_vSwitch row, as ovn-controller does, unless flags override it.
+Stopping it never unplugs anything.
+.SH OPTIONS
+.nf
+EOF2
+"$bin" --help | esc
+echo ".fi"
+for sub in status hw; do
+	echo ".SS \"$sub\""
+	echo ".nf"
+	"$bin" "$sub" --help | esc
+	echo ".fi"
+done
+cat <<'EOF2'
+.SH EXIT STATUS
+.TP
+.B 0
+Stopped by SIGTERM or SIGINT; the command succeeded.
+.TP
+.B 1
+A run-time failure that may heal (a listen address in use, a certificate
+file that cannot be read yet); systemd restarts the service.
+.TP
+.B 2
+A configuration error: unknown command or stray argument, unknown
+provider, incomplete TLS flags, malformed address or remote, ssl: remote
+without TLS flags. The unit sets RestartPreventExitStatus=2.
+.SH FILES
+.TP
+.I /etc/default/ovn-vif-sidecar
+OPTIONS for the service.
+.TP
+.I /lib/systemd/system/ovn-vif-sidecar.service
+The systemd unit; it is not enabled on installation.
+.SH SEE ALSO
+.BR ovn-controller (8),
+.BR ovs-vsctl (8),
+.I /usr/share/doc/ovn-vif-sidecar/
+EOF2
