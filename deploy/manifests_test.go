@@ -1271,7 +1271,7 @@ func TestContainerfile(t *testing.T) {
 	if !cgoEnv && !regexp.MustCompile(`(^|\s)CGO_ENABLED=0\s`).MatchString(build) {
 		t.Errorf("go build is not run with CGO_ENABLED=0: %s", build)
 	}
-	for _, want := range []string{"-trimpath", "./cmd/ovn-vif-sidecar", "-X main.version="} {
+	for _, want := range []string{"-trimpath", "./cmd/ovn-vif-sidecar", "-X main.version=", "-X main.revision="} {
 		if !strings.Contains(build, want) {
 			t.Errorf("go build lacks %s: %s", want, build)
 		}
