@@ -2,7 +2,10 @@
 // the tests that keep them honest: the systemd unit and its
 // /etc/default file (systemd/), the Kubernetes DaemonSet that runs
 // ovn-controller and the sidecar in one pod on DPU nodes (kubernetes/),
-// and, at the repository root, the Containerfile.
+// the sidecar-only DaemonSet (kubernetes-sidecar-only/), the Prometheus
+// alerts, PodMonitor and Grafana dashboard (prometheus/), the Debian
+// package (debian/, make deb) and, at the repository root, the
+// Containerfile.
 //
 // The package has no code. Its tests parse every artefact and check the
 // properties that break silently otherwise: probe paths and ports that
@@ -10,7 +13,10 @@
 // --sysfs-root, the OVS run directory shared by both containers, a
 // kustomization that lists exactly the manifests that exist, unit
 // ordering after Open vSwitch and OVN, a static multi-stage image build,
-// and that every flag the artefacts pass exists in the daemon's --help.
+// and that every flag the artefacts pass exists in the daemon's --help;
+// that alerts and dashboard use only metrics the daemon exports; and that
+// the .deb built by make deb holds a working binary, the unit and the
+// defaults file.
 // They also hold docs/operations.md to the code: its flag table, the
 // subcommand flags, every engine metric and every port state.
 //

@@ -29,6 +29,7 @@ import (
 // Paths are relative to this package's directory, where go test runs.
 const (
 	kubeDir        = "kubernetes"
+	sidecarOnlyDir = "kubernetes-sidecar-only"
 	unitFile       = "systemd/ovn-vif-sidecar.service"
 	defaultFile    = "systemd/ovn-vif-sidecar.default"
 	containerfile  = "../Containerfile"
@@ -205,8 +206,15 @@ type document struct {
 	name string
 }
 
+// manifestDirs are the two Kubernetes variants: ovn-controller and the
+// sidecar in one pod, and the sidecar alone.
+var manifestDirs = []string{kubeDir, sidecarOnlyDir}
+
 // loadManifests parses every YAML document of every file under kubeDir.
-func loadManifests(t *testing.T) []document {
+func loadManifests(t *testing.T) []document { return loadManifestsIn(t, kubeDir) }
+
+// loadManifestsIn parses every YAML document of every file under dir.
+func loadManifestsIn(t *testing.T, kubeDir string) []document {
 	t.Helper()
 	var docs []document
 	err := filepath.WalkDir(kubeDir, func(p string, d os.DirEntry, err error) error {
@@ -481,7 +489,7 @@ func loadDaemonSet(t *testing.T, docs []document) (*daemonSet, document) {
 	t.Helper()
 	dss := byKind(docs, "DaemonSet")
 	if len(dss) != 1 {
-		t.Fatalf("want exactly one DaemonSet under %s, found %d", kubeDir, len(dss))
+		t.Fatalf("want exactly one DaemonSet under %s, found %d", filepath.Dir(docs[0].file), len(dss))
 	}
 	var ds daemonSet
 	if err := strictDecode(dss[0].node, &ds); err != nil {
@@ -491,7 +499,13 @@ func loadDaemonSet(t *testing.T, docs []document) (*daemonSet, document) {
 }
 
 func TestDaemonSetPod(t *testing.T) {
-	docs := loadManifests(t)
+	for _, dir := range manifestDirs {
+		t.Run(dir, func(t *testing.T) { testDaemonSetPod(t, dir) })
+	}
+}
+
+func testDaemonSetPod(t *testing.T, kubeDir string) {
+	docs := loadManifestsIn(t, kubeDir)
 	ds, doc := loadDaemonSet(t, docs)
 	pod := &ds.Spec.Template.Spec
 
@@ -528,8 +542,16 @@ func TestDaemonSetPod(t *testing.T) {
 		t.Errorf("serviceAccountName %q is not one of the ServiceAccounts defined under %s: %v", pod.ServiceAccountName, kubeDir, sas)
 	}
 
-	// Both containers, each with requests and a memory limit.
-	for _, name := range []string{controllerName, sidecarName} {
+	// Both containers (the sidecar alone in the sidecar-only variant),
+	// each with requests and a memory limit.
+	names := []string{controllerName, sidecarName}
+	if kubeDir == sidecarOnlyDir {
+		names = []string{sidecarName}
+		if len(pod.Containers) != 1 {
+			t.Errorf("%s: the sidecar-only pod has containers %v", kubeDir, containerNames(pod))
+		}
+	}
+	for _, name := range names {
 		c := pod.container(name)
 		if c == nil {
 			t.Fatalf("%s: the pod has no %q container (has %v)", doc.file, name, containerNames(pod))
@@ -586,14 +608,20 @@ func TestDaemonSetPod(t *testing.T) {
 }
 
 func TestDaemonSetSidecar(t *testing.T) {
+	for _, dir := range manifestDirs {
+		t.Run(dir, func(t *testing.T) { testDaemonSetSidecar(t, dir) })
+	}
+}
+
+func testDaemonSetSidecar(t *testing.T, kubeDir string) {
 	flags := daemonFlags(t)
-	docs := loadManifests(t)
+	docs := loadManifestsIn(t, kubeDir)
 	ds, doc := loadDaemonSet(t, docs)
 	pod := &ds.Spec.Template.Spec
 	sc := pod.container(sidecarName)
 	oc := pod.container(controllerName)
-	if sc == nil || oc == nil {
-		t.Fatalf("the pod needs containers %q and %q, has %v", sidecarName, controllerName, containerNames(pod))
+	if sc == nil || (oc == nil) != (kubeDir == sidecarOnlyDir) {
+		t.Fatalf("%s: the pod has containers %v", kubeDir, containerNames(pod))
 	}
 	args := append(slices.Clone(sc.Command[min(1, len(sc.Command)):]), sc.Args...)
 
@@ -656,6 +684,18 @@ func TestDaemonSetSidecar(t *testing.T) {
 		if port := probePort(sc, g.Port); port != lport {
 			t.Errorf("sidecar %s port %v (%s), the daemon listens on %s", pc.kind, g.Port, port, httpAddr)
 		}
+		// $(VAR) is expanded by the kubelet: the pod IP, which with
+		// hostNetwork is the node's address, where the probes (no host)
+		// and Prometheus connect.
+		if v, ok := strings.CutPrefix(lhost, "$("); ok {
+			v = strings.TrimSuffix(v, ")")
+			if !podIPEnv(sc, v) {
+				t.Errorf("--http-addr %s: env %s is not the pod IP (valueFrom.fieldRef.fieldPath: status.podIP)", httpAddr, v)
+			}
+			if g.Host != "" {
+				t.Errorf("sidecar %s host %q: the daemon listens on the pod IP, the probe's default", pc.kind, g.Host)
+			}
+		}
 		loopback := lhost == "localhost" || net.ParseIP(lhost).IsLoopback()
 		if loopback {
 			if !pod.HostNetwork {
@@ -695,6 +735,9 @@ func TestDaemonSetSidecar(t *testing.T) {
 	// mount, and each one's database socket is inside its mount.
 	ovsPaths := []string{"/var/run/openvswitch", "/run/openvswitch"}
 	sm, sv := pod.hostPathMount(sc, ovsPaths...)
+	if oc == nil { // sidecar-only: compare the sidecar with itself
+		oc = sc
+	}
 	om, ov := pod.hostPathMount(oc, ovsPaths...)
 	switch {
 	case sm == nil || om == nil:
@@ -743,6 +786,19 @@ func TestDaemonSetSidecar(t *testing.T) {
 			}
 		}
 	}
+}
+
+// podIPEnv reports whether container c sets env name to the pod IP.
+func podIPEnv(c *container, name string) bool {
+	for _, e := range c.Env {
+		if e.Name != name {
+			continue
+		}
+		vf, _ := e.ValueFrom.(map[string]any)
+		fr, _ := vf["fieldRef"].(map[string]any)
+		return fr["fieldPath"] == "status.podIP"
+	}
+	return false
 }
 
 // commentedArgs returns the arguments in comments (lines like
@@ -825,7 +881,22 @@ func containerNames(p *podSpec) []string {
 }
 
 func TestKustomization(t *testing.T) {
-	docs := loadManifests(t)
+	for _, dir := range manifestDirs {
+		t.Run(dir, func(t *testing.T) { testKustomization(t, dir) })
+	}
+	// The sidecar-only variant's namespace and service account are the
+	// bundled one's (kustomize cannot load files outside its directory).
+	for _, f := range []string{"namespace.yaml", "serviceaccount.yaml"} {
+		a, _ := os.ReadFile(filepath.Join(kubeDir, f))
+		b, err := os.ReadFile(filepath.Join(sidecarOnlyDir, f))
+		if err != nil || string(a) != string(b) {
+			t.Errorf("%s/%s differs from %s/%s", sidecarOnlyDir, f, kubeDir, f)
+		}
+	}
+}
+
+func testKustomization(t *testing.T, kubeDir string) {
+	docs := loadManifestsIn(t, kubeDir)
 	ks := byKind(docs, "Kustomization")
 	if len(ks) != 1 || filepath.Base(ks[0].file) != "kustomization.yaml" {
 		t.Fatalf("want one Kustomization, in %s/kustomization.yaml; found %d", kubeDir, len(ks))
