@@ -27,6 +27,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -82,6 +83,9 @@ func run() int {
 		return 2
 	}
 
+	// From here on every way out runs the cleanups: signals that arrive
+	// during set-up are acted on once it is done.
+	sigs := stopSignals()
 	p := stack.NewProgram(os.Stderr)
 	defer p.Close()
 	s := stack.New(p, opts)
@@ -104,23 +108,38 @@ func run() int {
 		fmt.Printf("\nWARNING: the demo did not fully work; see above and the logs in %s\n", s.Dir)
 	}
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	var timeout <-chan time.Time
 	if *exitAfter > 0 {
 		timeout = time.After(*exitAfter)
 	}
-	select {
-	case <-sigs:
-		fmt.Println("\nstopping")
-	case <-timeout:
-		fmt.Printf("\n-exit-after %v: stopping\n", *exitAfter)
-	}
-	p.Close()
+	waitAndClean(p, sigs, timeout, os.Stdout)
 	if !ok || p.Failed() {
 		return 1
 	}
 	return 0
+}
+
+// stopSignals returns the signals that stop the sandbox: Ctrl-C, kill,
+// and a closed terminal. SIGPIPE is ignored: under `make sandbox | tee
+// log`, Ctrl-C kills tee first, and the next write to stdout must fail
+// with EPIPE rather than kill the sandbox before it cleans up.
+func stopSignals() <-chan os.Signal {
+	signal.Ignore(syscall.SIGPIPE)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	return sigs
+}
+
+// waitAndClean waits for a stop signal or the timeout, then runs the
+// cleanups. Output may go nowhere by then; errors writing it are ignored.
+func waitAndClean(p *stack.Program, sigs <-chan os.Signal, timeout <-chan time.Time, out io.Writer) {
+	select {
+	case sig := <-sigs:
+		fmt.Fprintf(out, "\n%v: stopping\n", sig)
+	case <-timeout:
+		fmt.Fprintln(out, "\n-exit-after: stopping")
+	}
+	p.Close()
 }
 
 // sandbox is the DPU part: the simulated hardware and the stack it
