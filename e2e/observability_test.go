@@ -238,13 +238,17 @@ func TestObservability(t *testing.T) {
 	if code, body := opMustGet(t, s, "/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz with SB down = %d %q, want 200", code, body)
 	}
-	s.Eventually(plugTimeout, "/readyz 503 with OVS connected and SB not", func() error {
+	// The first line is the state; the reasons follow, one per line.
+	s.Eventually(plugTimeout, "/readyz 503 with OVS connected and SB not, saying why", func() error {
 		code, body := opReadyz(s)
-		if code != http.StatusServiceUnavailable || body != "primed=false ovs_connected=true sb_connected=false" {
+		first, reasons, _ := strings.Cut(body, "\n")
+		if code != http.StatusServiceUnavailable || first != "primed=false ovs_connected=true sb_connected=false" ||
+			!strings.HasPrefix(reasons, "sb database not connected: ") {
 			return fmt.Errorf("/readyz = %d %q", code, body)
 		}
 		return nil
 	})
+
 	s.Eventually(plugTimeout, "the SB connection failure to be logged", func() error {
 		if opLogCount(s, "OVSDB connection failed; retrying", `db="sb"`) == 0 {
 			return fmt.Errorf("no %q line for db=sb", "OVSDB connection failed; retrying")
@@ -394,9 +398,15 @@ func obsCheckPorts(t *testing.T, s *stack.Stack) {
 func obsStatusRows(t *testing.T, out string) map[string][]string {
 	t.Helper()
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	if len(lines) == 0 || !obsIsHeader(lines[0]) {
-		t.Fatalf("status output lacks the header:\n%s", out)
+	// The health header comes first, then a blank line and the table.
+	i := slices.IndexFunc(lines, obsIsHeader)
+	if i < 0 {
+		t.Fatalf("status output lacks the table header:\n%s", out)
 	}
+	if !slices.ContainsFunc(lines[:i], func(l string) bool { return strings.HasPrefix(l, "Ready:") }) {
+		t.Errorf("status output lacks the health header (Ready: ...):\n%s", out)
+	}
+	lines = lines[i:]
 	rows := map[string][]string{}
 	for _, l := range lines[1:] {
 		f := strings.Fields(l)
@@ -588,6 +598,11 @@ func obsCheckRestartWithDefaults(t *testing.T, s *stack.Stack) {
 			return nil
 		})
 		time.Sleep(time.Second) // a late write would show in the monitor
+		// The identity comes from the Open_vSwitch row, which the SB
+		// connection waits for instead of reporting a missing chassis.
+		if strings.Contains(p.Log(), "no chassis name") {
+			t.Errorf("restart %d: the log says 'no chassis name' although system-id is set", n+1)
+		}
 		if err := p.Stop(); err != nil {
 			t.Errorf("sidecar without --http-addr on SIGTERM: %v", err)
 		}

@@ -141,22 +141,51 @@ func TestSSL(t *testing.T) {
 	}
 
 	t.Run("ssl-remote-without-files", func(t *testing.T) {
-		before := opLogCount(s, "OVSDB connection failed; retrying", `db="sb"`)
-		s.StartSidecar("--sb-db=" + remote)
-		failures(before, 1)
-		if lines := opLogLines(s, "needs --private-key, --certificate and --ca-cert"); len(lines) == 0 {
-			t.Errorf("the log never says the ssl: remote needs the key, certificate and CA")
+		// Given as a flag, an ssl: remote without the TLS files is a
+		// configuration error: exit 2 at start with one line.
+		out, err := s.InNetNSErr(s.SidecarBin(), "--ovs-db="+s.OVSRemote(), "--sb-db="+remote, "--http-addr=")
+		if err == nil || !strings.Contains(err.Error(), "exit status 2") || !strings.Contains(out+err.Error(), "needs --private-key, --certificate and --ca-cert") {
+			t.Errorf("--sb-db=%s without TLS files: err %v, output %q; want exit 2 saying it needs the files", remote, err, out)
 		}
-		refused(t)
-		if err := s.Sidecar.Stop(); err != nil {
+		// Only some of the files is an error at start too.
+		out, err = s.InNetNSErr(s.SidecarBin(), "--ovs-db="+s.OVSRemote(), "--sb-db="+remote,
+			"--http-addr=", "--private-key="+good.PrivateKey, "--certificate="+good.Certificate)
+		if err == nil || !strings.Contains(err.Error(), "exit status 2") || !strings.Contains(out+err.Error(), "must be given together") {
+			t.Errorf("--private-key and --certificate without --ca-cert: err %v, output %q; want exit 2", err, out)
+		}
+
+		// From Open_vSwitch external_ids:ovn-remote it can only be found
+		// at run time: the ssl: member is logged once and skipped, and
+		// the other member is used rather than blocked.
+		plain := s.SBRemote()
+		s.VSCtl("set", "open", ".", "external_ids:ovn-remote=\""+remote+","+plain+"\"")
+		defer s.VSCtl("set", "open", ".", "external_ids:ovn-remote=\""+plain+"\"")
+		p := s.NewProc("sidecar-ovn-remote", nil, s.SidecarBin(), "--ovs-db="+s.OVSRemote(),
+			"--chassis="+s.Chassis, "--http-addr="+s.SidecarAddr(), "--logtostderr")
+		p.Start()
+		s.Eventually(plugTimeout, "/readyz 200 through the non-ssl member of ovn-remote", func() error {
+			if code, body := opReadyz(s); code != http.StatusOK {
+				return fmt.Errorf("/readyz = %d %q", code, body)
+			}
+			return nil
+		})
+		var skipped []string
+		for _, l := range strings.Split(p.Log(), "\n") {
+			if strings.Contains(l, "Not using SB remotes that cannot be used") {
+				skipped = append(skipped, l)
+			}
+		}
+		if len(skipped) != 1 || !strings.HasPrefix(skipped[0], "W") || !strings.Contains(skipped[0], remote) || !strings.Contains(skipped[0], "needs --private-key") {
+			t.Errorf("want one warning naming %s as unusable, got:\n%s", remote, strings.Join(skipped, "\n"))
+		} else {
+			t.Logf("the sidecar logs: %s", skipped[0])
+		}
+		if err := p.Stop(); err != nil {
 			t.Errorf("sidecar on SIGTERM: %v", err)
 		}
-		// Only some of the files is an error at start.
-		out, err := s.InNetNSErr(s.SidecarBin(), "--ovs-db="+s.OVSRemote(), "--sb-db="+remote,
-			"--http-addr=", "--private-key="+good.PrivateKey, "--certificate="+good.Certificate)
-		if err == nil || !strings.Contains(out+err.Error(), "must be given together") {
-			t.Errorf("--private-key and --certificate without --ca-cert: err %v, output %q; want an error at start", err, out)
-		}
+		// It plugged ssl-a over the unix: member; the next case plugs
+		// it again over SSL.
+		s.VSCtl("--if-exists", "del-port", "br-int", "ssl-a")
 	})
 
 	t.Run("good", func(t *testing.T) {

@@ -132,7 +132,7 @@ func TestStatusHealthHeader(t *testing.T) {
 	for _, want := range []string{
 		"OVS database: connected",
 		"SB database:  not connected: connect [tcp:192.0.2.1:6642]: connection refused",
-		"Chassis:      dpu1 (no Chassis row)",
+		"Chassis:      dpu1 (unknown: database not connected)",
 		"Bridge:       br-int (exists)",
 		"Primed:       no",
 		"Ready:        no: sb database not connected",

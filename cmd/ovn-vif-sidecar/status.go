@@ -105,19 +105,21 @@ func printHealth(w io.Writer, h sidecar.Health) {
 		}
 		return "not connected"
 	}
-	found := func(name string, ok bool, yes, no string) string {
-		if name == "" {
+	found := func(name string, known, ok bool, yes, no string) string {
+		switch {
+		case name == "":
 			return "- (unknown)"
-		}
-		if ok {
+		case !known:
+			return name + " (unknown: database not connected)"
+		case ok:
 			return name + " (" + yes + ")"
 		}
 		return name + " (" + no + ")"
 	}
 	fmt.Fprintf(tw, "OVS database:\t%s\n", db(h.OVS))
 	fmt.Fprintf(tw, "SB database:\t%s\n", db(h.SB))
-	fmt.Fprintf(tw, "Chassis:\t%s\n", found(h.Chassis, h.ChassisFound, "row found", "no Chassis row"))
-	fmt.Fprintf(tw, "Bridge:\t%s\n", found(h.Bridge, h.BridgeFound, "exists", "does not exist"))
+	fmt.Fprintf(tw, "Chassis:\t%s\n", found(h.Chassis, h.SB.Connected, h.ChassisFound, "row found", "no Chassis row"))
+	fmt.Fprintf(tw, "Bridge:\t%s\n", found(h.Bridge, h.OVS.Connected, h.BridgeFound, "exists", "does not exist"))
 	fmt.Fprintf(tw, "Primed:\t%s\n", yesNo(h.Primed))
 	if h.Ready {
 		fmt.Fprintf(tw, "Ready:\tyes\n")
