@@ -228,7 +228,7 @@ func validate(f daemonFlags) (enabled []string, err error) {
 		return nil, fmt.Errorf("--ovs-db: %v", err)
 	}
 	if strings.HasPrefix(f.ovsDB, "ssl:") {
-		return nil, fmt.Errorf("--ovs-db %q: the local database is reached over unix: or tcp:", f.ovsDB)
+		return nil, fmt.Errorf("--ovs-db %q: ssl: is not supported for the local database; use unix:PATH or tcp:HOST:PORT", f.ovsDB)
 	}
 	if f.sbDB != "" {
 		eps := sidecar.SplitRemotes(f.sbDB)

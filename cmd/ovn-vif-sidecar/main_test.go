@@ -30,7 +30,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"--http-addr=127.0.0.1:http"}, 2, `--http-addr "127.0.0.1:http": port "http"`},
 		{[]string{"--ovs-db=/bare/path"}, 2, `--ovs-db: remote "/bare/path"`},
 		{[]string{"--ovs-db=foo:bar"}, 2, `--ovs-db: remote "foo:bar": unknown method "foo"`},
-		{[]string{"--ovs-db=ssl:127.0.0.1:6640"}, 2, "the local database is reached over unix: or tcp:"},
+		{[]string{"--ovs-db=ssl:127.0.0.1:6640"}, 2, "ssl: is not supported for the local database"},
 		{[]string{"--sb-db=tcp:127.0.0.1:6642,/bare/path"}, 2, `--sb-db: remote "/bare/path"`},
 		{[]string{"--sb-db=tcp:127.0.0.1"}, 2, `--sb-db: remote "tcp:127.0.0.1": tcp: needs HOST:PORT`},
 		{[]string{"--sb-db=tcp:127.0.0.1:6642,ssl:127.0.0.1:6643"}, 2, "SB remote ssl:127.0.0.1:6643 needs --private-key, --certificate and --ca-cert"},
