@@ -94,6 +94,7 @@ func (m *Metrics) initSeries(types []string) {
 		for _, op := range []providers.Op{providers.OpCreate, providers.OpRemove} {
 			m.prepareTimeouts.WithLabelValues(typ, op.String())
 		}
+		m.notConverging.WithLabelValues(typ)
 	}
 }
 

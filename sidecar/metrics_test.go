@@ -45,6 +45,9 @@ func TestCountersStartAtZero(t *testing.T) {
 				}
 			}
 		}
+		if v, ok := seen["ovn_vif_sidecar_not_converging_total,provider="+typ]; !ok || v != 0 {
+			t.Errorf("not_converging_total{provider=%q}: present %t value %v, want present at 0", typ, ok, v)
+		}
 		for _, op := range []string{"create", "remove"} {
 			key := "ovn_vif_sidecar_prepare_timeouts_total,op=" + op + ",provider=" + typ
 			if v, ok := seen[key]; !ok || v != 0 {
