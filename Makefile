@@ -48,10 +48,12 @@ version:
 # systemd unit, /etc/default/ovn-vif-sidecar (a conffile) and a man page
 # made from --help; Depends: ovn-host. GOARCH=arm64 make deb for a DPU.
 DEB_OUT ?= bin
+# The man page comes from a host build's --help, so cross builds work.
 deb:
 	@command -v dpkg-deb >/dev/null || { echo "deb: dpkg-deb missing; run make deps" >&2; exit 1; }
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/deb/ovn-vif-sidecar ./cmd/ovn-vif-sidecar
-	deploy/debian/mkdeb.sh bin/deb/ovn-vif-sidecar $(VERSION) $(REVISION) $(DEB_OUT)
+	env -u GOOS -u GOARCH $(GO) build -ldflags "$(LDFLAGS)" -o bin/deb/ovn-vif-sidecar.host ./cmd/ovn-vif-sidecar
+	deploy/debian/mkdeb.sh bin/deb/ovn-vif-sidecar $(VERSION) $(REVISION) $(DEB_OUT) bin/deb/ovn-vif-sidecar.host
 
 generate:
 	$(GO) generate ./ovsdbmodel/...

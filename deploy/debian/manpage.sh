@@ -35,12 +35,15 @@ Stopping it never unplugs anything.
 .SH OPTIONS
 .nf
 EOF2
-"$bin" --help | esc
+# Captured first, so that a binary that cannot run fails the build.
+help=$("$bin" --help)
+printf '%s\n' "$help" | esc
 echo ".fi"
 for sub in status hw; do
+	help=$("$bin" "$sub" --help)
 	echo ".SS \"$sub\""
 	echo ".nf"
-	"$bin" "$sub" --help | esc
+	printf '%s\n' "$help" | esc
 	echo ".fi"
 done
 cat <<'EOF2'

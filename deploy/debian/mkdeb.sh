@@ -1,12 +1,14 @@
 #!/bin/sh
 # Builds the Debian package of ovn-vif-sidecar with dpkg-deb (make deb).
 #
-#   mkdeb.sh BINARY GIT_VERSION REVISION OUTDIR
+#   mkdeb.sh BINARY GIT_VERSION REVISION OUTDIR [HOST_BINARY]
 #   mkdeb.sh --debversion GIT_VERSION     print the Debian version only
 #
 # BINARY is a static build of ./cmd/ovn-vif-sidecar for the target
 # architecture (GOARCH, default the host's). The package is written to
 # OUTDIR/ovn-vif-sidecar_<debversion>_<arch>.deb and its path printed.
+# HOST_BINARY (default BINARY) is run for the man page's --help, so that
+# a cross build can use the host's build of the same tree.
 set -eu
 
 # debversion maps `git describe --tags --always --dirty` to a Debian
@@ -40,7 +42,7 @@ if [ "${1:-}" = --debversion ]; then
 	exit 0
 fi
 
-bin=$1 gitversion=$2 revision=$3 outdir=$4
+bin=$1 gitversion=$2 revision=$3 outdir=$4 hostbin=${5:-$1}
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 version=$(debversion "$gitversion")
@@ -72,7 +74,9 @@ install -m 0644 "$here/lintian-overrides" "$root/usr/share/lintian/overrides/$pk
 
 # The man page is the binary's own --help, so it cannot drift.
 date=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%d)
-"$here/manpage.sh" "$bin" "$version" "$date" | gzip -9n > "$root/usr/share/man/man8/$pkg.8.gz"
+"$here/manpage.sh" "$hostbin" "$version" "$date" > "$root/man.8"
+gzip -9n < "$root/man.8" > "$root/usr/share/man/man8/$pkg.8.gz"
+rm "$root/man.8"
 
 gzip -9n > "$doc/changelog.gz" <<CHANGELOG
 $pkg ($version) unstable; urgency=medium
