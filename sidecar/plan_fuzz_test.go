@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 )
 
 // ovsStored is s as ovsdb-server stores it: libovsdb encodes with
@@ -200,6 +202,9 @@ func FuzzPlan(f *testing.F) {
 			if c := a.Create; c != nil {
 				if err := validIfaceName(c.Name, c.Type); err != nil {
 					t.Errorf("%s of %q creates an interface with an invalid name: %v", a.Op, a.LogicalPort, err)
+				}
+				if err := providers.CheckAnswer(&providers.PortCtxOut{Name: c.Name, Type: c.Type, IfaceOptions: c.Options}); err != nil {
+					t.Errorf("%s of %q creates what CheckAnswer refuses: %v", a.Op, a.LogicalPort, err)
 				}
 			}
 		}
