@@ -269,25 +269,37 @@ func TestFaultsOVSDaemons(t *testing.T) {
 		}
 	}
 
-	// ovs-vswitchd: killed and restarted, it re-reads the database. The
-	// sidecar has nothing to do.
-	tx0, ev0 := ftSidecarTxns(t, s), len(mon2.Events())
-	pre := s.Interfaces()
-	s.Vswitchd.Kill()
-	s.Vswitchd.Start()
-	s.Eventually(time.Minute, "ovs-vswitchd to open every interface again", func() error {
+	// ovs-vswitchd: killed and restarted, it re-reads the database and
+	// opens every interface again (its datapath lists them). The sidecar
+	// has nothing to do.
+	inDatapath := func() error {
+		out := s.Appctl(s.Vswitchd, "dpif/show")
+		var missing []string
 		for _, lsp := range all {
-			if i := s.Interfaces()[lsp]; i.OFPort <= 0 {
-				return fmt.Errorf("%s ofport %d", lsp, i.OFPort)
+			if !strings.Contains(out, "    "+lsp+" ") {
+				missing = append(missing, lsp)
 			}
 		}
+		if len(missing) > 0 {
+			return fmt.Errorf("%d of %d ports not in ovs-vswitchd's datapath (first: %s)", len(missing), len(all), missing[0])
+		}
 		return nil
-	})
+	}
+	s.Eventually(time.Minute, "every port in the datapath", inDatapath)
+	tx0 := ftSidecarTxns(t, s)
+	pre := s.Interfaces()
+	vpid := s.Vswitchd.PID()
+	s.Vswitchd.Kill()
+	s.Vswitchd.Start()
+	if s.Vswitchd.PID() == vpid {
+		t.Fatal("ovs-vswitchd was not restarted")
+	}
+	s.Eventually(time.Minute, "ovs-vswitchd to open every interface again", inDatapath)
 	ctNever(t, ctSettle, "nothing changes after the ovs-vswitchd restart", func() error {
 		return ctUntouched(s.Interfaces(), pre, all...)
 	})
 	var deletes []string
-	for _, ev := range append(mon.Events(), mon2.Events()[ev0:]...) {
+	for _, ev := range append(mon.Events(), mon2.Events()...) {
 		if ev.Action == "delete" {
 			deletes = append(deletes, fmt.Sprintf("%s %s (%s)", ev.At.Format("15:04:05.000"), ev.Name, ev.ExternalIDs["iface-id"]))
 		}
