@@ -261,21 +261,6 @@ func ftStrMap(v any) map[string]string {
 	return out
 }
 
-// ftPluggedDeletes lists the deletions of ovn-plugged Interfaces whose
-// logical port is in keep: wrongful unplugs.
-func ftPluggedDeletes(events []stack.IfaceEvent, keep func(lsp string) bool) []string {
-	var out []string
-	for _, ev := range events {
-		if ev.Action != "delete" || ev.ExternalIDs["ovn-plugged"] == "" {
-			continue
-		}
-		if lsp := ev.ExternalIDs["iface-id"]; keep(lsp) {
-			out = append(out, fmt.Sprintf("%s: Interface %s of live LSP %s deleted", ev.At.Format("15:04:05.000"), ev.Name, lsp))
-		}
-	}
-	return out
-}
-
 // ftLSPArgs are the ovn-nbctl arguments that add the LSPs, dummy-plugged
 // on the stack's chassis, in one NB transaction.
 func ftLSPArgs(s *stack.Stack, lsps []string) []string {

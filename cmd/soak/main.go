@@ -178,7 +178,7 @@ func run(p *stack.Program, cfg config) bool {
 		for _, i := range ifaces {
 			lsp := i.ExternalIDs["iface-id"]
 			if _, ok := live[lsp]; i.ExternalIDs["ovn-plugged"] != "" && !ok && !isLong[lsp] {
-				return fmt.Errorf("Interface %s still plugged for deleted LSP %s", i.Name, lsp)
+				return fmt.Errorf("interface %s still plugged for deleted LSP %s", i.Name, lsp)
 			}
 		}
 		return nil
