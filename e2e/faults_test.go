@@ -485,6 +485,7 @@ func TestFaultsHostileInput(t *testing.T) {
 	}
 
 	writes := ftMonitorWrites(t, s)
+	mon := s.MonitorInterfaces()
 	tx0 := ftSidecarTxns(t, s)
 	args := []string{}
 	for _, c := range cases {
@@ -565,11 +566,29 @@ func TestFaultsHostileInput(t *testing.T) {
 	if err := check(); err != nil {
 		t.Errorf("after 10 s: %v", err)
 	}
+	// Per port, the committed changes of its Interface's name or
+	// external_ids, other than ovn-controller marking it ovn-installed:
+	// one insert for a good port, none for a bad one.
+	writesFor := map[string]int{}
+	for _, ev := range mon.Events() {
+		if ev.Action == "initial" || ev.ExternalIDs["ovn-plugged"] == "" {
+			continue
+		}
+		if ev.Action == "modify" && ftOnlyInstalled(ev.OldExternalIDs, ev.ExternalIDs) {
+			continue
+		}
+		writesFor[ev.ExternalIDs["iface-id"]]++
+	}
 	ports := ctSidecarPorts(t, s)
 	for _, c := range cases {
 		st := ports[c.lsp]
-		if st.State != "plugged" || st.Reason != "" {
-			t.Logf("%.40q: %s (%d-byte reason) %.160q", c.lsp, st.State, len(st.Reason), st.Reason)
+		t.Logf("%.40q: %s, %d OVS write(s) to its Interface; %d-byte reason %.160q", c.lsp, st.State, writesFor[c.lsp], len(st.Reason), st.Reason)
+		want := 1
+		if st.State != "plugged" {
+			want = 0
+		}
+		if writesFor[c.lsp] != want {
+			t.Errorf("%.40q (%s): %d OVS writes to its Interface, want %d", c.lsp, st.State, writesFor[c.lsp], want)
 		}
 		// 64 KiB of input is not echoed whole (issue 9, item 4).
 		if len(st.Reason) > 1024 || len(st.Provider) > 1024 {
@@ -585,6 +604,22 @@ func TestFaultsHostileInput(t *testing.T) {
 			t.Errorf("unmarked interface %s _version %s became %s: it was modified", n, foreignV[n], v)
 		}
 	}
+}
+
+// ftOnlyInstalled reports whether the only external_ids that changed are
+// ovn-controller's ovn-installed and ovn-installed-ts.
+func ftOnlyInstalled(old, cur map[string]string) bool {
+	if old == nil {
+		return false // external_ids did not change: the name did
+	}
+	for _, m := range []map[string]string{old, cur} {
+		for k := range m {
+			if old[k] != cur[k] && !strings.HasPrefix(k, "ovn-installed") {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // ctDummyWantName is ctDummyWant with the name cut on a character
