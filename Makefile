@@ -91,7 +91,7 @@ bench: deps build
 
 # Fault soak, not in CI: 100 SB member restarts and 20 leader kills of a
 # 3-member SB cluster while ports churn. Reports wrongful unplugs (must be
-# 0; exits 1 otherwise) and transactions per port; takes about 10 minutes
+# 0; exits 1 otherwise) and transactions per port; takes about 20 minutes
 # on 2 cores. docs/operations.md has the figures of a full run.
 # `go run ./cmd/soak -help` lists the knobs.
 SOAK_ARGS ?=
