@@ -28,9 +28,8 @@ const ftConverge = 10 * time.Second
 // ovsdb-server is frozen meanwhile, so the kill lands with the
 // transaction unread; the unplug's kill lands as soon as an OVS monitor
 // sees it committed. Whatever ovsdb-server made of either, the restarted
-// sidecar must
-// converge within a few seconds to exactly one Interface per logical port
-// in a consistent database.
+// sidecar must converge within a few seconds to exactly one Interface per
+// logical port in a consistent database.
 func TestFaultsSidecarKill1000(t *testing.T) {
 	t.Parallel()
 	const n = 1000
