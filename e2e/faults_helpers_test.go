@@ -43,8 +43,10 @@ func ftDummyName(lsp string) string {
 
 // ftWrites counts, from ovsdb-server's point of view, the committed
 // transactions that change any column a plugger writes: one `ovsdb-client
-// monitor` per table, each update line being one commit that touched the
-// table. Unlike the sidecar's own counters it cannot miss a write the
+// monitor` per table, each update line being a commit that touched the
+// table (or several, if ovsdb-server merged commits that came in one
+// poll-loop iteration: a lower bound, but never zero when something was
+// written). Unlike the sidecar's own counters it cannot miss a write the
 // sidecar does not know it made.
 type ftWrites struct {
 	mu      sync.Mutex
