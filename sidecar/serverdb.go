@@ -21,6 +21,13 @@ import (
 // refuses one that is not connected to its cluster, or whose raft index is
 // below the highest index seen so far (min_index), unless the cluster
 // itself was replaced (a new cluster ID).
+//
+// A relay (ovsdb-server relay:DB:...) serves a copy of its source's data
+// and has no raft index or cluster ID of its own; the relay checks its
+// source's freshness itself. Like ovsdb-cs, the sidecar only refuses a
+// relay that says it is not connected to its source. A relay never
+// touches the minimum index: a cluster member seen later must still not
+// be behind what a member showed before.
 type clusterGuard struct {
 	mu       sync.Mutex
 	cid      string
@@ -29,7 +36,14 @@ type clusterGuard struct {
 
 // check returns why a _Server row must not be trusted, or "".
 func (g *clusterGuard) check(d *serverdb.Database) string {
-	if d.Model != serverdb.DatabaseModelClustered {
+	switch d.Model {
+	case serverdb.DatabaseModelRelay:
+		if !d.Connected {
+			return "is a relay not connected to its source"
+		}
+		return ""
+	case serverdb.DatabaseModelClustered:
+	default:
 		return ""
 	}
 	if !d.Connected {

@@ -43,3 +43,35 @@ func TestClusterGuard(t *testing.T) {
 		t.Fatalf("old cluster's index leaked into the new one: %s", why)
 	}
 }
+
+func relayRow(connected bool) *serverdb.Database {
+	// What a relay's _Server row holds: no cid, no index.
+	return &serverdb.Database{Name: "OVN_Southbound", Model: serverdb.DatabaseModelRelay, Connected: connected}
+}
+
+func TestClusterGuardRelay(t *testing.T) {
+	var g clusterGuard
+	if why := g.check(relayRow(true)); why != "" {
+		t.Fatalf("a connected relay was refused: %s", why)
+	}
+	if why := g.check(relayRow(false)); why == "" {
+		t.Fatal("a relay not connected to its source was trusted")
+	}
+	member := dbRow(serverdb.DatabaseModelClustered, true, "c1", 40)
+	if why := g.check(member); why != "" {
+		t.Fatalf("member refused: %s", why)
+	}
+	g.seen(member)
+	// Relays in between must neither reset nor lower the minimum index.
+	for _, ok := range []bool{true, false} {
+		r := relayRow(ok)
+		_ = g.check(r)
+		g.seen(r)
+	}
+	if why := g.check(dbRow(serverdb.DatabaseModelClustered, true, "c1", 39)); why == "" {
+		t.Fatal("a stale member was trusted after a relay session")
+	}
+	if why := g.check(dbRow(serverdb.DatabaseModelClustered, true, "c1", 40)); why != "" {
+		t.Fatalf("an up-to-date member was refused after a relay session: %s", why)
+	}
+}
