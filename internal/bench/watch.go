@@ -181,6 +181,8 @@ type OVSWatch struct {
 	// how a bulk plug reached OVS; lastIns is the last such event.
 	batches []Batch
 	lastIns time.Time
+	// deleted counts Interface deletions by name.
+	deleted map[string]int
 }
 
 // Batch is one burst of Interface inserts and deletes: events handled
@@ -240,7 +242,7 @@ func (w *OVSWatch) Recent() []string {
 }
 
 func newOVSWatch() *OVSWatch {
-	return &OVSWatch{ifaces: map[string]*IfaceRow{}, byName: map[string]*IfaceRow{}}
+	return &OVSWatch{ifaces: map[string]*IfaceRow{}, byName: map[string]*IfaceRow{}, deleted: map[string]int{}}
 }
 
 // WatchOVS connects to the OVS database and monitors it.
@@ -312,6 +314,7 @@ func (w *OVSWatch) onIface(o, n *vswitch.Interface, at time.Time) {
 			}
 		}
 		w.countBatch(at, 0, 1)
+		w.deleted[o.Name]++
 		w.note(at, "Interface %s deleted", o.Name)
 		w.changed(at, o.Name)
 		return
@@ -400,6 +403,13 @@ func (w *OVSWatch) Writes() (plug, other int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.plugWrites, w.otherWrites
+}
+
+// Deleted returns how many times an Interface called name was deleted.
+func (w *OVSWatch) Deleted(name string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.deleted[name]
 }
 
 // Iface returns the Interface called name.

@@ -77,6 +77,19 @@ func (p *Proc) Start() {
 	}
 }
 
+// Launch starts the process without waiting until it is ready, for
+// restarts whose readiness the caller measures in its own way.
+func (p *Proc) Launch() {
+	p.s.tb.Helper()
+	if err := p.start(); err != nil {
+		p.s.tb.Fatalf("stack: start %s: %v", p.Name, err)
+	}
+}
+
+// WaitReady waits until a process started with Launch is ready, as
+// Start does.
+func (p *Proc) WaitReady() error { return p.waitReady() }
+
 func (p *Proc) start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()

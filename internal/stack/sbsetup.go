@@ -11,9 +11,11 @@ import (
 // ovsdb-server (sb.db, sb.sock) or a raft cluster (sbN.db, sbN.sock), in
 // either case optionally also listening on pssl ports.
 type sbSetup struct {
-	cluster   *Cluster
-	remote    string // unix remotes, comma-separated
-	sslRemote string // ssl remotes, comma-separated; "" without SSL
+	cluster     *Cluster
+	remote      string // unix remotes, comma-separated
+	sslRemote   string // ssl remotes, comma-separated; "" without SSL
+	relays      []*Proc
+	relayRemote string // the relays' unix remotes, comma-separated
 }
 
 const (
@@ -21,9 +23,16 @@ const (
 	sbDBName = "OVN_Southbound"
 )
 
-// startSB creates and starts the SB database server(s). n > 0 makes a
-// cluster of n members; ssl, if set, adds a pssl remote to each server.
-func (s *Stack) startSB(n int, ssl *SSLFiles) {
+// startSB creates and starts the SB database server(s): a cluster of
+// opts.SBCluster members or one standalone server, each with a pssl
+// remote if opts.SBSSL is set, then opts.SBRelays relays in front.
+func (s *Stack) startSB(opts Options) {
+	s.tb.Helper()
+	s.startSBServers(opts.SBCluster, opts.SBSSL, opts.SBServerArgs)
+	s.startRelays(opts.SBRelays, opts.SBServerArgs)
+}
+
+func (s *Stack) startSBServers(n int, ssl *SSLFiles, extra []string) {
 	s.tb.Helper()
 	members := max(n, 1)
 	var sslAddrs []string
@@ -63,6 +72,7 @@ func (s *Stack) startSB(n int, ssl *SSLFiles) {
 			s.tb.Fatalf("stack: %v", err)
 		}
 		args := append([]string{"--remote=punix:" + s.path("sb.sock")}, sslArgs(0)...)
+		args = append(args, extra...)
 		s.SB = s.daemon("ovsdb-server-sb", true, append(args, s.path("sb.db"))...)
 		s.SB.ready = sslReady(0, s.path("sb.sock"))
 		s.SB.Start()
@@ -90,6 +100,7 @@ func (s *Stack) startSB(n int, ssl *SSLFiles) {
 			s.tb.Fatalf("stack: %v", err)
 		}
 		args := append([]string{"--remote=punix:" + sock}, sslArgs(i)...)
+		args = append(args, extra...)
 		p := s.daemon(fmt.Sprintf("ovsdb-server-sb%d", i+1), true, append(args, db)...)
 		p.ready = sslReady(i, sock)
 		c.Members = append(c.Members, p)
@@ -105,6 +116,42 @@ func (s *Stack) startSB(n int, ssl *SSLFiles) {
 	}
 	c.WaitHealthy(startTimeout)
 }
+
+// startRelays starts n ovsdb-server relays of OVN_Southbound, relayN.sock,
+// each with every SB server as its source. A relay counts as started
+// once it serves the database: before its first sync with a source it
+// refuses get_schema.
+func (s *Stack) startRelays(n int, extra []string) {
+	s.tb.Helper()
+	var remotes []string
+	for i := range n {
+		sock := s.path(fmt.Sprintf("relay%d.sock", i+1))
+		args := append([]string{"--remote=punix:" + sock}, extra...)
+		p := s.daemon(fmt.Sprintf("ovsdb-server-relay%d", i+1), true,
+			append(args, "relay:"+sbDBName+":"+s.sb.remote)...)
+		p.ready = func() error {
+			if err := dialUnix(sock); err != nil {
+				return err
+			}
+			_, err := s.run("ovsdb-client", "--timeout=5", "get-schema-version", "unix:"+sock, sbDBName)
+			return err
+		}
+		s.sb.relays = append(s.sb.relays, p)
+		remotes = append(remotes, "unix:"+sock)
+	}
+	s.sb.relayRemote = strings.Join(remotes, ",")
+	for _, p := range s.sb.relays {
+		p.Start()
+	}
+}
+
+// Relays returns the SB relays (Options.SBRelays), in the order of
+// SBRelayRemote.
+func (s *Stack) Relays() []*Proc { return append([]*Proc(nil), s.sb.relays...) }
+
+// SBRelayRemote lists the relays' unix: remotes, comma-separated; ""
+// without relays.
+func (s *Stack) SBRelayRemote() string { return s.sb.relayRemote }
 
 // SBCluster returns the clustered SB database, or nil if the stack runs a
 // standalone one (Options.SBCluster == 0).

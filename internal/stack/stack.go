@@ -77,6 +77,13 @@ type Options struct {
 	// SBSSL, if set, makes every SB ovsdb-server also listen on
 	// pssl:<port>:127.0.0.1 with these files (see SBSSLRemote).
 	SBSSL *SSLFiles
+	// SBRelays ovsdb-server relays (relay:OVN_Southbound:<SB remotes>)
+	// run in front of the SB database; see Relays and SBRelayRemote.
+	// SBRemote still names the SB servers themselves.
+	SBRelays int
+	// SBServerArgs are extra arguments for every SB ovsdb-server, members
+	// and relays alike (for example log levels).
+	SBServerArgs []string
 }
 
 // Stack is a running OVS/OVN stack.
@@ -117,38 +124,7 @@ func New(tb TB, opts Options) *Stack {
 	if opts.Chassis == "" {
 		opts.Chassis = "ch1"
 	}
-	if err := checkPrereqs(); err != nil {
-		tb.Fatalf("stack: %v", err)
-	}
-	s := &Stack{tb: tb, Chassis: opts.Chassis, Mode: opts.Mode}
-	if opts.Mode == ModeSidecar {
-		bin, err := sidecarBinary(opts.SidecarBin)
-		if err != nil {
-			tb.Fatalf("stack: %v", err)
-		}
-		s.sidecarBin = bin
-	}
-
-	sweepStale()
-	dir, err := os.MkdirTemp(tempRoot(), netnsPrefix)
-	if err != nil {
-		tb.Fatalf("stack: %v", err)
-	}
-	s.Dir = dir
-	tb.Cleanup(s.teardown)
-	if err := os.WriteFile(s.path(ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		tb.Fatalf("stack: %v", err)
-	}
-
-	s.NetNS = fmt.Sprintf("%s%d-%d", netnsPrefix, os.Getpid(), netnsSeq.Add(1))
-	if err := ipNetNS("add", s.NetNS); err != nil {
-		s.NetNS = ""
-		tb.Fatalf("stack: %v", err)
-	}
-	if _, err := s.run("ip", "netns", "exec", s.NetNS, "ip", "link", "set", "lo", "up"); err != nil {
-		tb.Fatalf("stack: %v", err)
-	}
-	s.env = stackEnv(dir)
+	s := newBase(tb, opts, opts.Mode == ModeSidecar)
 
 	for _, db := range []struct{ file, schema string }{
 		{"conf.db", "/usr/share/openvswitch/vswitch.ovsschema"},
@@ -163,7 +139,7 @@ func New(tb TB, opts Options) *Stack {
 	for _, p := range []*Proc{s.OVSDB, s.NB} {
 		p.Start()
 	}
-	s.startSB(opts.SBCluster, opts.SBSSL)
+	s.startSB(opts)
 
 	s.VSCtl("--no-wait", "init", "--", "set", "Open_vSwitch", ".",
 		"external_ids:system-id="+s.Chassis,
@@ -218,6 +194,45 @@ func New(tb TB, opts Options) *Stack {
 	}
 	tb.Logf("stack: %s up in %v (dir %s, netns %s, chassis %s)",
 		s.Mode, time.Since(start).Round(time.Millisecond), s.Dir, s.NetNS, s.Chassis)
+	return s
+}
+
+// newBase checks the prerequisites and makes the stack's directory,
+// namespace and environment; no daemon runs yet.
+func newBase(tb TB, opts Options, needSidecar bool) *Stack {
+	tb.Helper()
+	if err := checkPrereqs(); err != nil {
+		tb.Fatalf("stack: %v", err)
+	}
+	s := &Stack{tb: tb, Chassis: opts.Chassis, Mode: opts.Mode}
+	if needSidecar {
+		bin, err := sidecarBinary(opts.SidecarBin)
+		if err != nil {
+			tb.Fatalf("stack: %v", err)
+		}
+		s.sidecarBin = bin
+	}
+
+	sweepStale()
+	dir, err := os.MkdirTemp(tempRoot(), netnsPrefix)
+	if err != nil {
+		tb.Fatalf("stack: %v", err)
+	}
+	s.Dir = dir
+	tb.Cleanup(s.teardown)
+	if err := os.WriteFile(s.path(ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		tb.Fatalf("stack: %v", err)
+	}
+
+	s.NetNS = fmt.Sprintf("%s%d-%d", netnsPrefix, os.Getpid(), netnsSeq.Add(1))
+	if err := ipNetNS("add", s.NetNS); err != nil {
+		s.NetNS = ""
+		tb.Fatalf("stack: %v", err)
+	}
+	if _, err := s.run("ip", "netns", "exec", s.NetNS, "ip", "link", "set", "lo", "up"); err != nil {
+		tb.Fatalf("stack: %v", err)
+	}
+	s.env = stackEnv(dir)
 	return s
 }
 
