@@ -432,7 +432,7 @@ func (r *Runner) Run() {
 	r.StartSidecars()
 	r.Res.Startup = m.end()
 	time.Sleep(dumpWindow)
-	r.Res.InitialConns, r.Res.InitialBytes = r.InitialProbeBytes()
+	r.Res.InitialSession, r.Res.ColdStartProbe = r.initialProbe()
 	time.Sleep(3 * time.Second)
 	r.Res.IdleN = r.Measure(fmt.Sprintf("idle, %d sidecars", len(r.Ch)), r.Cfg.Idle)
 	m = r.begin("churn")
@@ -540,10 +540,7 @@ func (r *Runner) Fault(kind string) FaultResult {
 	}
 	fr.Accepts.PerSec = float64(fr.Accepts.Total) / end.Sub(t0).Seconds()
 	if len(r.Ch) > 0 && r.Ch[0].proxy != nil {
-		for _, c := range r.Ch[0].proxy.Since(t0) {
-			fr.ProbeConns++
-			fr.ProbeBytes += c.Startup()
-		}
+		fr.Probe = summarize(r.Ch[0].proxy.Since(t0))
 		fr.ProbeBefore = probeUp
 		fr.ProbeAfter = r.Ch[0].proxy.Current()
 	}
@@ -565,21 +562,16 @@ func (r *Runner) Fault(kind string) FaultResult {
 	slices.Sort(names)
 	r.removePorts(names)
 	r.Logf("fault %s (%s): converged in %v; %d connections accepted by the SB servers (peak %d/s); probe chassis %d connections, %d bytes",
-		kind, fr.Target, fr.Converged.Round(time.Millisecond), fr.Accepts.Total, fr.Accepts.PeakPerSec, fr.ProbeConns, fr.ProbeBytes)
+		kind, fr.Target, fr.Converged.Round(time.Millisecond), fr.Accepts.Total, fr.Accepts.PeakPerSec, fr.Probe.Conns, fr.Probe.Bytes)
 	return fr
 }
 
-// InitialProbeBytes is what the probe chassis' first connections carried.
-func (r *Runner) InitialProbeBytes() (conns int, bytes int64) {
+// initialProbe is what the probe chassis' first session (its first SB
+// connection and its _Server connection) and its whole cold start got.
+func (r *Runner) initialProbe() (first, all traffic) {
 	if len(r.Ch) == 0 || r.Ch[0].proxy == nil {
-		return 0, 0
+		return
 	}
-	for _, c := range r.Ch[0].proxy.Since(time.Time{}) {
-		if c.Opened.Sub(r.Res.sidecarsAt) > r.Res.ColdStart+time.Second {
-			break
-		}
-		conns++
-		bytes += c.Startup()
-	}
-	return conns, bytes
+	conns := r.Ch[0].proxy.Since(time.Time{})
+	return summarize(conns[:min(2, len(conns))]), summarize(conns)
 }

@@ -1,13 +1,13 @@
 package fleet
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -20,19 +20,93 @@ const dumpWindow = 2 * time.Second
 type conn struct {
 	Opened   time.Time
 	Upstream string
-	// down counts bytes from the server to the client; startup is its
-	// value dumpWindow after the connection opened.
-	down    atomic.Int64
-	startup atomic.Int64
+
+	mu sync.Mutex
+	// byMethod counts the bytes the server sent, by the method of the
+	// request they answer ("get_schema", "monitor_cond_since", ...) or of
+	// the notification ("update3", "echo").
+	byMethod map[string]int64
+	// startup is byMethod dumpWindow after the connection opened.
+	startup map[string]int64
+	// Since is the last_txn_id the client sent in monitor_cond_since
+	// ("" if it sent none) and Found the server's answer.
+	Since string
+	Found bool
+	ids   map[string]string // request id → method, awaiting replies
 }
 
 // Startup returns the bytes the server sent in the connection's first
-// dumpWindow (all of them so far if the window has not passed).
-func (c *conn) Startup() int64 {
-	if time.Since(c.Opened) < dumpWindow {
-		return c.down.Load()
+// dumpWindow, by method.
+func (c *conn) Startup() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	src := c.startup
+	if src == nil {
+		src = c.byMethod
 	}
-	return c.startup.Load()
+	out := make(map[string]int64, len(src))
+	for k, v := range src {
+		out[k] = v
+	}
+	return out
+}
+
+func (c *conn) snapshotStartup() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.startup != nil {
+		return
+	}
+	c.startup = map[string]int64{}
+	for k, v := range c.byMethod {
+		c.startup[k] = v
+	}
+}
+
+// rpcMsg is the part of a JSON-RPC message the proxy reads.
+type rpcMsg struct {
+	ID     json.RawMessage   `json:"id"`
+	Method string            `json:"method"`
+	Params []json.RawMessage `json:"params"`
+	Result json.RawMessage   `json:"result"`
+}
+
+// fromClient notes a request's method by id.
+func (c *conn) fromClient(raw []byte) {
+	var m rpcMsg
+	if json.Unmarshal(raw, &m) != nil || m.Method == "" || len(m.ID) == 0 || string(m.ID) == "null" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ids[string(m.ID)] = m.Method
+	if m.Method == "monitor_cond_since" && len(m.Params) == 4 {
+		_ = json.Unmarshal(m.Params[3], &c.Since)
+	}
+}
+
+// fromServer counts a message under its method.
+func (c *conn) fromServer(raw []byte) {
+	var m rpcMsg
+	_ = json.Unmarshal(raw, &m)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	method := m.Method
+	if method == "" {
+		method = c.ids[string(m.ID)]
+		delete(c.ids, string(m.ID))
+		if method == "monitor_cond_since" {
+			// [found, last_txn_id, updates]
+			var res []json.RawMessage
+			if json.Unmarshal(m.Result, &res) == nil && len(res) == 3 {
+				_ = json.Unmarshal(res[0], &c.Found)
+			}
+		}
+	}
+	if method == "" {
+		method = "other"
+	}
+	c.byMethod[method] += int64(len(raw))
 }
 
 // countingProxy stands between one probe sidecar and every SB server it
@@ -118,33 +192,36 @@ func (p *countingProxy) forward(c net.Conn, upstream, path string) {
 	}
 	defer p.track(c, false)
 	defer p.track(up, false)
-	rec := &conn{Opened: time.Now(), Upstream: upstream}
+	rec := &conn{Opened: time.Now(), Upstream: upstream, byMethod: map[string]int64{}, ids: map[string]string{}}
 	p.mu.Lock()
 	p.conns = append(p.conns, rec)
 	p.mu.Unlock()
-	t := time.AfterFunc(dumpWindow, func() { rec.startup.Store(rec.down.Load()) })
+	t := time.AfterFunc(dumpWindow, rec.snapshotStartup)
 	defer t.Stop()
 	go func() {
-		_, _ = io.Copy(up, c)
+		relay(up, c, rec.fromClient)
 		// Either side closing ends the whole connection, as a server
 		// restart does.
 		_ = up.Close()
 	}()
-	_, _ = io.Copy(countingWriter{c, &rec.down}, up)
-	if time.Since(rec.Opened) < dumpWindow {
-		rec.startup.Store(rec.down.Load())
+	relay(c, up, rec.fromServer)
+	rec.snapshotStartup()
+}
+
+// relay copies JSON-RPC messages from r to w one at a time, unchanged,
+// and shows each to note.
+func relay(w io.Writer, r io.Reader, note func([]byte)) {
+	dec := json.NewDecoder(r)
+	for {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return
+		}
+		note(raw)
+		if _, err := w.Write(raw); err != nil {
+			return
+		}
 	}
-}
-
-type countingWriter struct {
-	w io.Writer
-	n *atomic.Int64
-}
-
-func (w countingWriter) Write(b []byte) (int, error) {
-	n, err := w.w.Write(b)
-	w.n.Add(int64(n))
-	return n, err
 }
 
 // Since returns the connections opened at or after t.
@@ -182,4 +259,55 @@ func (p *countingProxy) Close() {
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
+}
+
+// traffic sums what the servers sent a probe sidecar on some connections
+// in their first dumpWindow.
+type traffic struct {
+	Conns int
+	Bytes int64
+	// Schema is get_schema replies; Dump the replies to monitor requests.
+	Schema, Dump int64
+	// CondSince counts monitor_cond_since requests, Resumes those sent with
+	// a last_txn_id (not all zeros) and Found those the server answered
+	// with found=true.
+	CondSince, Resumes, Found int
+}
+
+const zeroTxnID = "00000000-0000-0000-0000-000000000000"
+
+func summarize(conns []*conn) traffic {
+	var t traffic
+	for _, c := range conns {
+		t.Conns++
+		for m, n := range c.Startup() {
+			t.Bytes += n
+			switch m {
+			case "get_schema":
+				t.Schema += n
+			case "monitor", "monitor_cond", "monitor_cond_since":
+				t.Dump += n
+			}
+		}
+		c.mu.Lock()
+		if c.Since != "" {
+			t.CondSince++
+			if c.Since != zeroTxnID {
+				t.Resumes++
+			}
+			if c.Found {
+				t.Found++
+			}
+		}
+		c.mu.Unlock()
+	}
+	return t
+}
+
+func (t traffic) String() string {
+	if t.Conns == 0 {
+		return "no connections"
+	}
+	return fmt.Sprintf("%d connections, %d bytes (schema %d, monitor replies %d); monitor_cond_since %d, with a last_txn_id %d, found %d",
+		t.Conns, t.Bytes, t.Schema, t.Dump, t.CondSince, t.Resumes, t.Found)
 }

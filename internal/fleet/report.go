@@ -21,11 +21,10 @@ type Results struct {
 	PlugLatencyMS                []float64
 	ChurnMissed                  int
 	Faults                       []FaultResult
-	// InitialConns and InitialBytes: the probe sidecar's first SB
-	// connections and what the servers sent on them in their first
-	// dumpWindow.
-	InitialConns int
-	InitialBytes int64
+	// InitialSession is what the servers sent the probe sidecar on its
+	// first session (SB and _Server connections) in their first
+	// dumpWindow; ColdStartProbe on every connection of its start.
+	InitialSession, ColdStartProbe traffic
 	// WrongfulUnplugs counts deletions of long-lived ports' Interfaces;
 	// Missing those absent at the end; Misplaced Interfaces on a chassis
 	// for a port requested on another.
@@ -65,11 +64,10 @@ type FaultResult struct {
 	// Accepts are the client connections all SB servers accepted from
 	// the fault until 2 s after convergence.
 	Accepts acceptStats
-	// ProbeConns and ProbeBytes: the probe sidecar's new connections
-	// after the fault and what the servers sent on them in their first
-	// dumpWindow; ProbeBefore/After its server before and after.
-	ProbeConns              int
-	ProbeBytes              int64
+	// Probe is what the servers sent the probe sidecar on its new
+	// connections after the fault, in their first dumpWindow;
+	// ProbeBefore/After its server before and after.
+	Probe                   traffic
 	ProbeBefore, ProbeAfter string
 }
 
@@ -236,10 +234,11 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "Plug latency (NB commit → Interface on the right chassis) during churn at %.0f creations/s over %v, %d samples: p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms; %d never plugged.\n\n",
 		c.ChurnRate, c.ChurnDuration, len(l), bench.Percentile(l, 50), bench.Percentile(l, 90), bench.Percentile(l, 99), bench.Percentile(l, 100), res.ChurnMissed)
 
-	if res.InitialConns > 0 {
-		fmt.Fprintf(w, "Probe sidecar's initial SB connections: %d, %d bytes from the servers in their first %v.\n\n", res.InitialConns, res.InitialBytes, dumpWindow)
+	if res.InitialSession.Conns > 0 {
+		fmt.Fprintf(w, "Probe sidecar (chassis %s, through a counting proxy), bytes the servers sent in each connection's first %v: first session: %s; whole cold start: %s.\n\n",
+			"ch000", dumpWindow, res.InitialSession, res.ColdStartProbe)
 	}
-	fmt.Fprintf(w, "| fault | target | every chassis converged (s) | connections accepted by SB servers | per s (peak) | probe reconnects | probe bytes (vs initial) |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| fault | target | every chassis converged (s) | connections accepted by SB servers | per s (peak) | probe connections | probe bytes (vs first session) |\n|---|---|---|---|---|---|---|\n")
 	for _, f := range res.Faults {
 		if f.Skipped != "" {
 			fmt.Fprintf(w, "| %s | skipped: %s | | | | | |\n", f.Kind, f.Skipped)
@@ -250,11 +249,16 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 			conv = "NOT CONVERGED: " + f.NotConverged
 		}
 		ratio := ""
-		if res.InitialBytes > 0 && f.ProbeConns > 0 {
-			ratio = fmt.Sprintf(" (%.2f×)", float64(f.ProbeBytes)/float64(res.InitialBytes))
+		if res.InitialSession.Bytes > 0 && f.Probe.Conns > 0 {
+			ratio = fmt.Sprintf(" (%.2f×)", float64(f.Probe.Bytes)/float64(res.InitialSession.Bytes))
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %d | %.1f (%d) | %d | %d%s |\n",
-			f.Kind, strings.TrimPrefix(f.Target, "ovsdb-server-"), conv, f.Accepts.Total, f.Accepts.PerSec, f.Accepts.PeakPerSec, f.ProbeConns, f.ProbeBytes, ratio)
+			f.Kind, strings.TrimPrefix(f.Target, "ovsdb-server-"), conv, f.Accepts.Total, f.Accepts.PerSec, f.Accepts.PeakPerSec, f.Probe.Conns, f.Probe.Bytes, ratio)
+	}
+	for _, f := range res.Faults {
+		if f.Probe.Conns > 0 {
+			fmt.Fprintf(w, "\nProbe sidecar after fault %s (%s → %s): %s.\n", f.Kind, short(f.ProbeBefore), short(f.ProbeAfter), f.Probe)
+		}
 	}
 	fmt.Fprintf(w, "\nWrongful unplugs (Interface deletions of long-lived ports): %d; long-lived ports missing at the end: %d; Interfaces on the wrong chassis: %d.\n",
 		res.WrongfulUnplugs, res.Missing, res.Misplaced)
@@ -269,4 +273,12 @@ func (res *Results) remoteDesc() string {
 	default:
 		return "the relays only"
 	}
+}
+
+// short is a remote's socket file name.
+func short(remote string) string {
+	if i := strings.LastIndexByte(remote, '/'); i >= 0 {
+		return remote[i+1:]
+	}
+	return remote
 }
