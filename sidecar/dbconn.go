@@ -19,10 +19,11 @@ import (
 	"k8s.io/klog/v2"
 )
 
-// dbConn owns one OVSDB connection and its single monitor. It drives
-// reconnects itself (no libovsdb WithReconnect) so that it always knows
-// when a fresh initial dump has completed: every (re)connect builds a new
-// client, and the connection counts as synced only once Monitor returned.
+// dbConn owns one OVSDB connection and its single monitor. Every session
+// builds a new client, and the connection counts as synced only once
+// Monitor returned (and, for a clustered database, the freshness guard
+// accepted the server). Within a session, a clustered database's client
+// reconnects by itself so that its monitor resumes (see session).
 type dbConn struct {
 	name    string
 	dbModel model.ClientDBModel
@@ -55,6 +56,13 @@ type dbConn struct {
 	restart  chan struct{}
 	lastErr  error
 	attempts int
+	// syncedAt is when the current session last synced (zero if never).
+	syncedAt time.Time
+	// losses paces libovsdb's reconnects after lost connections.
+	losses int
+	// current identifies the running session, so that a client it left
+	// behind cannot touch the next session's state.
+	current *int
 	// causes are the failure causes logged since the last success, so
 	// that a new cause is always logged, an old one only now and then.
 	causes causeSet
@@ -86,6 +94,13 @@ func (s *causeSet) first(err error) bool {
 	(*s)[msg] = true
 	return true
 }
+
+// stableSession is how long a connection must have stayed synced for its
+// loss to count as a first failure again (the longest backoff, as in
+// OVS's reconnect). Shorter ones keep the backoff growing, so a server
+// that accepts and then drops clients does not get them back every
+// quarter second.
+const stableSession = 8 * time.Second
 
 func newDBConn(name string, dbModel model.ClientDBModel, metrics prometheus.Registerer) *dbConn {
 	return &dbConn{
@@ -154,6 +169,10 @@ func (c *dbConn) run(ctx context.Context) {
 			return
 		}
 		c.mu.Lock()
+		if !c.syncedAt.IsZero() && time.Since(c.syncedAt) >= stableSession {
+			c.attempts = 0
+		}
+		c.syncedAt = time.Time{}
 		c.lastErr = err
 		c.attempts++
 		n := c.attempts
@@ -177,6 +196,20 @@ func (c *dbConn) run(ctx context.Context) {
 
 var errRestart = errors.New("restart requested")
 
+// session is one client: it connects, checks the server (for a clustered
+// database), monitors, and serves until the connection is lost for good,
+// a restart is requested or ctx ends.
+//
+// For a clustered database the client is made with libovsdb's own
+// reconnect, because only that resumes the monitor with
+// monitor_cond_since: the server then sends the changes since the last
+// transaction this cache has, not a full dump. libovsdb re-monitors
+// before the sidecar could look at _Server, so the connection counts as
+// unsynced from the moment libovsdb reports the loss (lossSink) until the
+// freshness guard accepted the new server. A resumed monitor (found=true)
+// cannot be behind: the server has applied the transaction the cache
+// ends with. A full dump from a server the guard refuses is never used:
+// the client is dropped and a fresh one tries again.
 func (c *dbConn) session(ctx context.Context) error {
 	eps, tlsCfg, err := c.endpoints()
 	if err != nil {
@@ -185,7 +218,52 @@ func (c *dbConn) session(ctx context.Context) error {
 	if len(eps) == 0 {
 		return errors.New("no remote configured")
 	}
-	opts := []client.Option{client.WithLogger(&c.logger), client.WithLeaderOnly(false)}
+	resumable := c.clustered != ""
+	token := new(int)
+	c.mu.Lock()
+	c.current = token
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.current = nil
+		c.mu.Unlock()
+	}()
+	lost := make(chan string, 1)
+	var bo *reconnectBackoff
+	var cl client.Client
+	logger := c.logger
+	opts := []client.Option{client.WithLeaderOnly(false)}
+	if resumable {
+		bo = &reconnectBackoff{base: 250 * time.Millisecond, max: 8 * time.Second}
+		logger = logr.New(newLossSink(c.logger.GetSink(), func() {
+			// Runs in libovsdb's reconnecting goroutine, before its first
+			// attempt: nothing from the next server is in the cache yet.
+			rows := tablePointers(cl)
+			c.mu.Lock()
+			if c.current != token {
+				c.mu.Unlock()
+				return // an abandoned client
+			}
+			c.synced = false
+			if time.Since(c.syncedAt) >= stableSession {
+				c.losses = 0
+			}
+			c.losses++
+			delay := backoff(c.losses, 250*time.Millisecond, 8*time.Second)
+			c.mu.Unlock()
+			select {
+			case lost <- rows:
+			default:
+			}
+			// A fleet that lost one server must not come back at the same
+			// instant, a server that keeps dropping clients must not get
+			// them back at once, and a snapshot the engine was taking when
+			// the connection went is over before new data can arrive.
+			time.Sleep(delay)
+		}))
+		opts = append(opts, client.WithReconnect(10*time.Second, bo))
+	}
+	opts = append(opts, client.WithLogger(&logger))
 	for _, ep := range eps {
 		opts = append(opts, client.WithEndpoint(ep))
 	}
@@ -195,7 +273,7 @@ func (c *dbConn) session(ctx context.Context) error {
 	if tlsCfg != nil {
 		opts = append(opts, client.WithTLSConfig(tlsCfg))
 	}
-	cl, err := client.NewOVSDBClient(c.dbModel, opts...)
+	cl, err = client.NewOVSDBClient(c.dbModel, opts...)
 	if err != nil {
 		return fmt.Errorf("client: %w", err)
 	}
@@ -206,20 +284,20 @@ func (c *dbConn) session(ctx context.Context) error {
 		cl.Close()
 		return fmt.Errorf("connect %v: %w%s", eps, err, tlsHint(tlsCfg, err))
 	}
-	defer cl.Close()
-	endpoint := cl.CurrentEndpoint()
-	if c.clustered != "" {
-		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-		w, err := c.guard.watch(wctx, endpoint, tlsCfg, c.clustered, func(why string) {
-			warnS("Cluster member no longer trusted; reconnecting", "db", c.name, "endpoint", endpoint, "why", why)
-			c.Restart()
-		})
-		wcancel()
-		if err != nil {
-			return err
-		}
-		defer w.Close()
+	if resumable {
+		// The connection may be lost and libovsdb reconnecting by the
+		// time this session ends, whatever the session saw of it.
+		defer func() { go closeAfterReconnect(cl, bo) }()
+	} else {
+		defer cl.Close()
 	}
+	reconnecting := false
+	endpoint := cl.CurrentEndpoint()
+	w, err := c.checkServer(ctx, endpoint, tlsCfg)
+	if err != nil {
+		return err
+	}
+	defer func() { w.Close() }()
 	if c.handler != nil {
 		cl.Cache().AddEventHandler(c.handler)
 	}
@@ -234,26 +312,47 @@ func (c *dbConn) session(ctx context.Context) error {
 	case <-c.restart:
 	default:
 	}
-	c.mu.Lock()
-	c.cl, c.tc, c.synced, c.lastErr, c.attempts, c.causes = cl, cl.Cache(), true, nil, 0, nil
-	c.mu.Unlock()
-	c.logger.Info("OVSDB connected and synced", "endpoint", endpoint)
-	if c.onUp != nil {
-		c.onUp()
-	}
+	c.up(cl, "OVSDB connected and synced", "endpoint", endpoint)
 	defer func() {
 		c.mu.Lock()
 		c.synced = false
 		c.mu.Unlock()
-		if c.onDown != nil {
+		if c.onDown != nil && !reconnecting {
 			c.onDown()
 		}
 	}()
+
+	// onLost follows libovsdb's reconnect to the next server and checks it.
+	onLost := func(rows string) error {
+		reconnecting = true
+		w.Close()
+		w = nil
+		warnS("OVSDB connection lost; reconnecting", "db", c.name, "endpoint", endpoint)
+		if c.onDown != nil {
+			c.onDown()
+		}
+		if endpoint, err = c.awaitReconnect(ctx, cl); err != nil {
+			return err
+		}
+		reconnecting = false
+		// A full dump replaced every table's row cache; a resumed monitor
+		// kept them.
+		resumed := rows == tablePointers(cl)
+		if w, err = c.checkServer(ctx, endpoint, tlsCfg); err != nil {
+			return err
+		}
+		c.up(cl, "OVSDB connected and synced", "endpoint", endpoint, "resumed", resumed)
+		return nil
+	}
 
 	// Echo tells the truth about a silently dropped connection.
 	tick := time.NewTicker(c.echoInterval)
 	defer tick.Stop()
 	for {
+		var watchDown chan struct{}
+		if w != nil {
+			watchDown = w.cl.DisconnectNotify()
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -261,15 +360,216 @@ func (c *dbConn) session(ctx context.Context) error {
 			return fmt.Errorf("disconnected from %s", endpoint)
 		case <-c.restart:
 			return errRestart
+		case <-watchDown:
+			// Usually the server went away and libovsdb's loss report is
+			// on its way; otherwise only the _Server connection broke.
+			w.Close()
+			w = nil
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case rows := <-lost:
+				if err := onLost(rows); err != nil {
+					return err
+				}
+			case <-time.After(c.echoTimeout):
+				if cl.CurrentEndpoint() != endpoint {
+					return fmt.Errorf("lost the _Server connection to %s", endpoint)
+				}
+				if w, err = c.checkServer(ctx, endpoint, tlsCfg); err != nil {
+					return err
+				}
+			}
+		case rows := <-lost:
+			if err := onLost(rows); err != nil {
+				return err
+			}
 		case <-tick.C:
 			ectx, ecancel := context.WithTimeout(ctx, c.echoTimeout)
 			err := cl.Echo(ectx)
 			ecancel()
 			if err != nil && ctx.Err() == nil {
-				return fmt.Errorf("echo to %s failed: %w", endpoint, err)
+				if !resumable {
+					return fmt.Errorf("echo to %s failed: %w", endpoint, err)
+				}
+				// Hand the dead connection to libovsdb's reconnect; its loss
+				// report follows (or already came).
+				warnS("OVSDB echo failed; dropping the connection", "db", c.name, "endpoint", endpoint, "err", err)
+				cl.Disconnect()
 			}
 		}
 	}
+}
+
+// checkServer runs the freshness guard on endpoint and keeps watching it,
+// for a clustered database; otherwise it returns nil.
+func (c *dbConn) checkServer(ctx context.Context, endpoint string, tlsCfg *tls.Config) (*clusterWatch, error) {
+	if c.clustered == "" {
+		return nil, nil
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	return c.guard.watch(wctx, endpoint, tlsCfg, c.clustered, func(why string) {
+		warnS("Cluster member no longer trusted; reconnecting", "db", c.name, "endpoint", endpoint, "why", why)
+		c.Restart()
+	})
+}
+
+// up marks cl synced and runs onUp.
+func (c *dbConn) up(cl client.Client, msg string, kv ...any) {
+	c.mu.Lock()
+	c.cl, c.tc, c.synced, c.lastErr, c.syncedAt, c.causes = cl, cl.Cache(), true, nil, time.Now(), nil
+	c.mu.Unlock()
+	c.logger.Info(msg, kv...)
+	if c.onUp != nil {
+		c.onUp()
+	}
+}
+
+// tablePointers identifies the row caches of cl's tables: libovsdb
+// replaces them when a reconnect brings a full dump.
+func tablePointers(cl client.Client) string {
+	tc := cl.Cache()
+	if tc == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, t := range tc.Tables() {
+		fmt.Fprintf(&b, "%s=%p ", t, tc.Table(t))
+	}
+	return b.String()
+}
+
+// awaitReconnect waits until libovsdb has reconnected and re-monitored,
+// and returns the new endpoint. A restart request or ctx ends the wait.
+func (c *dbConn) awaitReconnect(ctx context.Context, cl client.Client) (string, error) {
+	for {
+		// CurrentEndpoint waits while a reconnect attempt holds the
+		// client's lock, and is "" between attempts.
+		if ep := cl.CurrentEndpoint(); ep != "" {
+			return ep, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-c.restart:
+			return "", errRestart
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// closeAfterReconnect disposes of a client with libovsdb's reconnect,
+// which a plain Close does not stop between reconnect attempts: it stops
+// further attempts and closes the client once connected.
+func closeAfterReconnect(cl client.Client, bo *reconnectBackoff) {
+	bo.park()
+	for {
+		if cl.CurrentEndpoint() != "" {
+			cl.Close()
+			return
+		}
+		if bo.parked() {
+			return // no attempt is running, and none will
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// reconnectBackoff is libovsdb's reconnect backoff (cenkalti/backoff's
+// BackOff): exponential with jitter, bounded, never giving up (libovsdb
+// panics when a backoff stops). Once parked, the next NextBackOff blocks
+// for good: the only way to end an abandoned client's attempts.
+type reconnectBackoff struct {
+	base, max time.Duration
+
+	mu       sync.Mutex
+	attempt  int
+	stop     bool
+	isParked bool
+}
+
+func (b *reconnectBackoff) NextBackOff() time.Duration {
+	b.mu.Lock()
+	if b.stop {
+		b.isParked = true
+		b.mu.Unlock()
+		select {}
+	}
+	b.attempt++
+	n := b.attempt
+	b.mu.Unlock()
+	return backoff(n, b.base, b.max)
+}
+
+func (b *reconnectBackoff) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.attempt = 0
+}
+
+func (b *reconnectBackoff) park() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.stop = true
+}
+
+func (b *reconnectBackoff) parked() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.isParked
+}
+
+// lossSink passes libovsdb's log calls on to the real sink and reports
+// the one that says a connection was lost and libovsdb is about to
+// reconnect: libovsdb has no other signal for it.
+type lossSink struct {
+	logr.LogSink
+	lost func()
+}
+
+// lostMsg is what libovsdb v0.8 logs, in its reconnecting goroutine, just
+// before its first reconnect attempt. TestLossSinkSeesLibovsdbReconnect
+// fails if a libovsdb upgrade changes it.
+const lostMsg = "connection lost, reconnecting"
+
+// newLossSink wraps the sink of an initialised logger, one call frame
+// deeper, without touching the original.
+func newLossSink(inner logr.LogSink, lost func()) *lossSink {
+	if cd, ok := inner.(logr.CallDepthLogSink); ok {
+		inner = cd.WithCallDepth(1)
+	}
+	return &lossSink{LogSink: inner, lost: lost}
+}
+
+// Init does nothing: the wrapped sink was initialised by its own logger.
+func (s *lossSink) Init(logr.RuntimeInfo) {}
+
+// Enabled is always true so that the V(3) loss message reaches Info.
+func (s *lossSink) Enabled(int) bool { return true }
+
+func (s *lossSink) Info(level int, msg string, kv ...any) {
+	if msg == lostMsg {
+		s.lost()
+	}
+	if s.LogSink.Enabled(level) {
+		s.LogSink.Info(level, msg, kv...)
+	}
+}
+
+func (s *lossSink) WithValues(kv ...any) logr.LogSink {
+	return &lossSink{LogSink: s.LogSink.WithValues(kv...), lost: s.lost}
+}
+
+func (s *lossSink) WithName(name string) logr.LogSink {
+	return &lossSink{LogSink: s.LogSink.WithName(name), lost: s.lost}
+}
+
+func (s *lossSink) WithCallDepth(depth int) logr.LogSink {
+	if cd, ok := s.LogSink.(logr.CallDepthLogSink); ok {
+		return &lossSink{LogSink: cd.WithCallDepth(depth), lost: s.lost}
+	}
+	return s
 }
 
 // tlsHint explains a handshake the server refused: Go then reports only
@@ -287,7 +587,9 @@ func tlsHint(cfg *tls.Config, err error) string {
 	return ""
 }
 
-// backoff is exponential with full jitter between base and max.
+// backoff is exponential, doubling from base up to max, with jitter: a
+// delay in [d/2, d], so that a fleet that lost the same server spreads
+// its attempts.
 func backoff(attempt int, base, max time.Duration) time.Duration {
 	d := base
 	for i := 1; i < attempt && d < max; i++ {
