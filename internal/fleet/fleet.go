@@ -517,6 +517,21 @@ func (r *Runner) Fault(kind string) FaultResult {
 	if _, err := r.NB.AddPorts(r.ctx, specs); err != nil {
 		r.TB.Fatalf("fleet: fault %s: probe ports: %v", kind, err)
 	}
+	// When ovn-northd has written the bindings (all in one transaction),
+	// to tell its part of the convergence from the sidecars'.
+	bound := make(chan time.Duration, 1)
+	go func() {
+		deadline := t0.Add(r.Cfg.Cap)
+		for time.Now().Before(deadline) {
+			out, err := r.S.SBCtlErr("--no-leader-only", "--timeout=5", "--bare", "--columns=_uuid", "find", "Port_Binding", "logical_port="+specs[0].Name)
+			if err == nil && out != "" {
+				bound <- time.Since(t0)
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		bound <- 0
+	}()
 	want := func(c *Chassis) []string { return []string{probe[c]} }
 	at, ok := r.waitPresent(t0, r.Cfg.Cap, want)
 	if !ok {
@@ -526,6 +541,7 @@ func (r *Runner) Fault(kind string) FaultResult {
 	} else {
 		fr.Converged = at.Sub(t0)
 	}
+	fr.Bound = <-bound
 	// Connections that follow the fault: the storm and its tail.
 	end := at.Add(2 * time.Second)
 	time.Sleep(time.Until(end))

@@ -61,6 +61,9 @@ type FaultResult struct {
 	// Converged is from the fault to the last chassis plugging its new
 	// port.
 	Converged time.Duration
+	// Bound is from the fault until ovn-northd's bindings for the new
+	// ports were in the SB database (0 if never seen).
+	Bound time.Duration
 	// Accepts are the client connections all SB servers accepted from
 	// the fault until 2 s after convergence.
 	Accepts acceptStats
@@ -238,10 +241,10 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 		fmt.Fprintf(w, "Probe sidecar (chassis %s, through a counting proxy), bytes the servers sent in each connection's first %v: first session: %s; whole cold start: %s.\n\n",
 			"ch000", dumpWindow, res.InitialSession, res.ColdStartProbe)
 	}
-	fmt.Fprintf(w, "| fault | target | every chassis converged (s) | connections accepted by SB servers | per s (peak) | probe connections | probe bytes (vs first session) |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| fault | target | bindings in SB (s) | every chassis converged (s) | connections accepted by SB servers | per s (peak) | probe connections | probe bytes (vs first session) |\n|---|---|---|---|---|---|---|---|\n")
 	for _, f := range res.Faults {
 		if f.Skipped != "" {
-			fmt.Fprintf(w, "| %s | skipped: %s | | | | | |\n", f.Kind, f.Skipped)
+			fmt.Fprintf(w, "| %s | skipped: %s | | | | | | |\n", f.Kind, f.Skipped)
 			continue
 		}
 		conv := fmt.Sprintf("%.1f", f.Converged.Seconds())
@@ -252,8 +255,8 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 		if res.InitialSession.Bytes > 0 && f.Probe.Conns > 0 {
 			ratio = fmt.Sprintf(" (%.2f×)", float64(f.Probe.Bytes)/float64(res.InitialSession.Bytes))
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %d | %.1f (%d) | %d | %d%s |\n",
-			f.Kind, strings.TrimPrefix(f.Target, "ovsdb-server-"), conv, f.Accepts.Total, f.Accepts.PerSec, f.Accepts.PeakPerSec, f.Probe.Conns, f.Probe.Bytes, ratio)
+		fmt.Fprintf(w, "| %s | %s | %.1f | %s | %d | %.1f (%d) | %d | %d%s |\n",
+			f.Kind, strings.TrimPrefix(f.Target, "ovsdb-server-"), f.Bound.Seconds(), conv, f.Accepts.Total, f.Accepts.PerSec, f.Accepts.PeakPerSec, f.Probe.Conns, f.Probe.Bytes, ratio)
 	}
 	for _, f := range res.Faults {
 		if f.Probe.Conns > 0 {
