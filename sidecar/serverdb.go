@@ -24,21 +24,27 @@ import (
 //
 // A relay (ovsdb-server relay:DB:...) serves a copy of its source's data
 // and has no raft index or cluster ID of its own; the relay checks its
-// source's freshness itself. Like ovsdb-cs, the sidecar only refuses a
-// relay that says it is not connected to its source. A relay never
-// touches the minimum index: a cluster member seen later must still not
-// be behind what a member showed before.
+// source's freshness itself. The sidecar refuses to start a session on a
+// relay that says it is not connected to its source (its copy may be
+// older than what the sidecar already saw elsewhere), but keeps a session
+// whose relay loses its source: that copy only stops moving, and every
+// relay behind a failing-over leader says so for a moment, which would
+// otherwise send all their sidecars elsewhere at once. (ovsdb-cs trusts
+// relays unconditionally.) A relay never touches the minimum index: a
+// cluster member seen later must still not be behind what a member
+// showed before.
 type clusterGuard struct {
 	mu       sync.Mutex
 	cid      string
 	minIndex int
 }
 
-// check returns why a _Server row must not be trusted, or "".
-func (g *clusterGuard) check(d *serverdb.Database) string {
+// check returns why a _Server row must not be trusted, or "". starting
+// says whether a session is about to start on the server, or runs on it.
+func (g *clusterGuard) check(d *serverdb.Database, starting bool) string {
 	switch d.Model {
 	case serverdb.DatabaseModelRelay:
-		if !d.Connected {
+		if starting && !d.Connected {
 			return "is a relay not connected to its source"
 		}
 		return ""
@@ -123,7 +129,7 @@ func (g *clusterGuard) watch(ctx context.Context, endpoint string, tlsCfg *tls.C
 			if d == nil {
 				return
 			}
-			if why := g.check(d); why != "" {
+			if why := g.check(d, false); why != "" {
 				lost(why)
 				return
 			}
@@ -136,7 +142,7 @@ func (g *clusterGuard) watch(ctx context.Context, endpoint string, tlsCfg *tls.C
 	}
 	for _, m := range cl.Cache().Table(serverdb.DatabaseTable).RowsShallow() {
 		if d := ours(m); d != nil {
-			if why := g.check(d); why != "" {
+			if why := g.check(d, true); why != "" {
 				return nil, fmt.Errorf("%s on %s %s; its data may be stale, trying another member", dbName, endpoint, why)
 			}
 			g.seen(d)
