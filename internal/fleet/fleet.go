@@ -72,6 +72,7 @@ type Runner struct {
 	Res Results
 
 	cl    *stack.Cluster
+	sb    *bindings
 	ctx   context.Context
 	start time.Time
 	owner map[string]*Chassis // port name → chassis it is requested on
@@ -97,6 +98,10 @@ func New(tb stack.TB, cfg Config) *Runner {
 		tb.Fatalf("fleet: %v", err)
 	}
 	tb.Cleanup(r.NB.Close)
+	if r.sb, err = watchBindings(r.ctx, r.S.SBRemote()); err != nil {
+		tb.Fatalf("fleet: %v", err)
+	}
+	tb.Cleanup(r.sb.Close)
 
 	perSw := max(cfg.ChassisPerSwitch, 1)
 	var switches []string
@@ -521,16 +526,12 @@ func (r *Runner) Fault(kind string) FaultResult {
 	// to tell its part of the convergence from the sidecars'.
 	bound := make(chan time.Duration, 1)
 	go func() {
-		deadline := t0.Add(r.Cfg.Cap)
-		for time.Now().Before(deadline) {
-			out, err := r.S.SBCtlErr("--no-leader-only", "--timeout=5", "--bare", "--columns=_uuid", "find", "Port_Binding", "logical_port="+specs[0].Name)
-			if err == nil && out != "" {
-				bound <- time.Since(t0)
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
+		at, ok := r.sb.wait(specs[0].Name, t0.Add(r.Cfg.Cap))
+		if !ok {
+			bound <- 0
+			return
 		}
-		bound <- 0
+		bound <- at.Sub(t0)
 	}()
 	want := func(c *Chassis) []string { return []string{probe[c]} }
 	at, ok := r.waitPresent(t0, r.Cfg.Cap, want)

@@ -206,7 +206,7 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 		c.Relays, c.Chassis, res.Ports, c.PortsPerChassis, res.remoteDesc())
 	fmt.Fprintf(w, "Fleet cold start (all sidecars started at once): every long-lived port plugged after %.1f s.\n\n", res.ColdStart.Seconds())
 
-	fmt.Fprintf(w, "| window | seconds | SB leader CPU s | SB leader RSS MiB | followers CPU s | relays CPU s | relays RSS MiB | sessions leader/followers/relays | sidecars CPU s | sidecars RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| window | seconds | SB leader CPU s | SB leader RSS MiB | followers CPU s | relays CPU s | relays RSS MiB | sessions leader/followers/relays | sidecars CPU s | sidecars RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, win := range []Window{res.Idle0, res.Startup, res.IdleN, res.Churn} {
 		if win.Label == "" {
 			continue
@@ -241,10 +241,10 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 		fmt.Fprintf(w, "Probe sidecar (chassis %s, through a counting proxy), bytes the servers sent in each connection's first %v: first session: %s; whole cold start: %s.\n\n",
 			"ch000", dumpWindow, res.InitialSession, res.ColdStartProbe)
 	}
-	fmt.Fprintf(w, "| fault | target | bindings in SB (s) | every chassis converged (s) | connections accepted by SB servers | per s (peak) | probe connections | probe bytes (vs first session) |\n|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| fault | target | bindings in SB (s) | every chassis converged (s) | of which after the bindings (s) | connections accepted by SB servers | per s (peak) | probe connections | probe bytes (vs first session) |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, f := range res.Faults {
 		if f.Skipped != "" {
-			fmt.Fprintf(w, "| %s | skipped: %s | | | | | | |\n", f.Kind, f.Skipped)
+			fmt.Fprintf(w, "| %s | skipped: %s | | | | | | | |\n", f.Kind, f.Skipped)
 			continue
 		}
 		conv := fmt.Sprintf("%.1f", f.Converged.Seconds())
@@ -255,8 +255,12 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 		if res.InitialSession.Bytes > 0 && f.Probe.Conns > 0 {
 			ratio = fmt.Sprintf(" (%.2f×)", float64(f.Probe.Bytes)/float64(res.InitialSession.Bytes))
 		}
-		fmt.Fprintf(w, "| %s | %s | %.1f | %s | %d | %.1f (%d) | %d | %d%s |\n",
-			f.Kind, strings.TrimPrefix(f.Target, "ovsdb-server-"), f.Bound.Seconds(), conv, f.Accepts.Total, f.Accepts.PerSec, f.Accepts.PeakPerSec, f.Probe.Conns, f.Probe.Bytes, ratio)
+		after := ""
+		if f.NotConverged == "" && f.Bound > 0 {
+			after = fmt.Sprintf("%.1f", (f.Converged - f.Bound).Seconds())
+		}
+		fmt.Fprintf(w, "| %s | %s | %.1f | %s | %s | %d | %.1f (%d) | %d | %d%s |\n",
+			f.Kind, strings.TrimPrefix(f.Target, "ovsdb-server-"), f.Bound.Seconds(), conv, after, f.Accepts.Total, f.Accepts.PerSec, f.Accepts.PeakPerSec, f.Probe.Conns, f.Probe.Bytes, ratio)
 	}
 	for _, f := range res.Faults {
 		if f.Probe.Conns > 0 {
