@@ -39,8 +39,9 @@ func main() {
 	flag.IntVar(&cfg.Probes, "probes", 1, "chassis whose SB connections go through a byte-counting proxy (only the first is reported)")
 	faults := flag.String("faults", "leader,relay,relays", "faults to inject, in order: leader, relay, relays")
 	sidecarBin := flag.String("sidecar", "", "sidecar binary (default $"+stack.EnvSidecarBin+" or bin/ovn-vif-sidecar)")
-	sidecarV := flag.String("sidecar-v", "0", "sidecar log verbosity")
 	mdPath := flag.String("md", "", "also write the report as Markdown to this file")
+	probeLog := flag.String("probe-log", "", "copy the probe chassis' sidecar log here at the end")
+	flag.StringVar(&cfg.SidecarV, "sidecar-v", "0", "sidecar log verbosity (the probe chassis' sidecar logs at -v=4)")
 	quick := flag.Bool("quick", false, "a run for 2 cores in under 5 minutes (flags given explicitly win): 20 chassis, 10 s idle windows, churn 10/s for 20 s with 50 live, 1 min cap")
 	flag.Parse()
 	if *quick {
@@ -70,7 +71,6 @@ func main() {
 		os.Exit(1)
 	}
 	cfg.SidecarBin = bin
-	cfg.SidecarArgs = []string{"-v=" + *sidecarV}
 
 	start := time.Now()
 	load := bench.StartLoadSampler(5 * time.Second)
@@ -83,6 +83,11 @@ func main() {
 	fmt.Fprintf(&md, "Run of %s on %d CPUs; %s; %v in all (before teardown).\n\n", start.UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), loadSummary, time.Since(start).Round(time.Second))
 	r.Res.WriteMarkdown(&md)
 	fails := r.Res.Failures()
+	if *probeLog != "" {
+		if err := r.SaveProbeLog(*probeLog); err != nil {
+			fmt.Fprintln(os.Stderr, "fleet:", err)
+		}
+	}
 	p.Close()
 	fmt.Println()
 	os.Stdout.Write(md.Bytes())

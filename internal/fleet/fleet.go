@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -41,9 +42,10 @@ type Config struct {
 	// Cap bounds every wait for the fleet to converge.
 	Cap time.Duration
 	// Probes chassis reach the SB servers through a counting proxy.
-	Probes      int
-	SidecarBin  string
-	SidecarArgs []string
+	Probes     int
+	SidecarBin string
+	// SidecarV is the sidecars' -v; the probes log at -v=4.
+	SidecarV string
 	// Faults to inject, in order: "leader", "relay", "relays".
 	Faults []string
 }
@@ -212,14 +214,19 @@ func (r *Runner) StartSidecars() {
 			}
 			r.TB.Cleanup(c.proxy.Close)
 		}
-		argv := append([]string{r.Cfg.SidecarBin,
+		argv := []string{r.Cfg.SidecarBin,
 			"--ovs-db=" + c.Remote,
 			"--sb-db=" + strings.Join(remotes, ","),
 			"--chassis=" + c.Name,
 			"--providers=dummy",
 			"--http-addr=",
 			"--logtostderr",
-		}, r.Cfg.SidecarArgs...)
+		}
+		if i < r.Cfg.Probes {
+			argv = append(argv, "-v=4")
+		} else {
+			argv = append(argv, "-v="+r.Cfg.SidecarV)
+		}
 		c.Sidecar = r.S.NewProc("sidecar-"+c.Name, nil, argv...)
 		c.Sidecar.Launch()
 	}
@@ -591,4 +598,16 @@ func (r *Runner) initialProbe() (first, all traffic) {
 	}
 	conns := r.Ch[0].proxy.Since(time.Time{})
 	return summarize(conns[:min(2, len(conns))]), summarize(conns)
+}
+
+// SaveProbeLog copies the first probe chassis' sidecar log to path.
+func (r *Runner) SaveProbeLog(path string) error {
+	if len(r.Ch) == 0 || r.Ch[0].Sidecar == nil {
+		return nil
+	}
+	data, err := os.ReadFile(r.Ch[0].Sidecar.OutPath())
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
 }

@@ -206,7 +206,7 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 		c.Relays, c.Chassis, res.Ports, c.PortsPerChassis, res.remoteDesc())
 	fmt.Fprintf(w, "Fleet cold start (all sidecars started at once): every long-lived port plugged after %.1f s.\n\n", res.ColdStart.Seconds())
 
-	fmt.Fprintf(w, "| window | seconds | SB leader CPU s | SB leader RSS MiB | followers CPU s | relays CPU s | relays RSS MiB | sessions leader/followers/relays | sidecars CPU s | sidecars RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| window | seconds | SB leader CPU s | SB leader RSS MiB | followers CPU s | relays CPU s | relays RSS MiB | sessions leader/followers/relays | sidecars CPU s | sidecars RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, win := range []Window{res.Idle0, res.Startup, res.IdleN, res.Churn} {
 		if win.Label == "" {
 			continue
