@@ -448,8 +448,18 @@ func (r *Runner) Run() {
 	time.Sleep(3 * time.Second)
 	r.Res.IdleN = r.Measure(fmt.Sprintf("idle, %d sidecars", len(r.Ch)), r.Cfg.Idle)
 	m = r.begin("churn")
+	var before map[string]int64
+	if len(r.Ch) > 0 && r.Ch[0].proxy != nil {
+		before = r.Ch[0].proxy.BytesByDB()
+	}
 	r.Churn()
 	r.Res.Churn = m.end()
+	if before != nil {
+		r.Res.ChurnProbeBytes = map[string]int64{}
+		for db, n := range r.Ch[0].proxy.BytesByDB() {
+			r.Res.ChurnProbeBytes[db] = n - before[db]
+		}
+	}
 	for _, f := range r.Cfg.Faults {
 		r.Res.Faults = append(r.Res.Faults, r.Fault(f))
 	}

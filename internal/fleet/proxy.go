@@ -32,7 +32,9 @@ type conn struct {
 	// ("" if it sent none) and Found the server's answer.
 	Since string
 	Found bool
-	ids   map[string]string // request id → method, awaiting replies
+	// DB is the database the client monitors on this connection.
+	DB  string
+	ids map[string]string // request id → method, awaiting replies
 }
 
 // Startup returns the bytes the server sent in the connection's first
@@ -80,6 +82,9 @@ func (c *conn) fromClient(raw []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ids[string(m.ID)] = m.Method
+	if strings.HasPrefix(m.Method, "monitor") && len(m.Params) > 0 {
+		_ = json.Unmarshal(m.Params[0], &c.DB)
+	}
 	if m.Method == "monitor_cond_since" && len(m.Params) == 4 {
 		_ = json.Unmarshal(m.Params[3], &c.Since)
 	}
@@ -310,4 +315,21 @@ func (t traffic) String() string {
 	}
 	return fmt.Sprintf("%d connections, %d bytes (schema %d, monitor replies %d); monitor_cond_since %d, with a last_txn_id %d, found %d",
 		t.Conns, t.Bytes, t.Schema, t.Dump, t.CondSince, t.Resumes, t.Found)
+}
+
+// BytesByDB sums what the servers have sent so far on every connection,
+// by the database monitored on it.
+func (p *countingProxy) BytesByDB() map[string]int64 {
+	p.mu.Lock()
+	conns := append([]*conn(nil), p.conns...)
+	p.mu.Unlock()
+	out := map[string]int64{}
+	for _, c := range conns {
+		c.mu.Lock()
+		for _, n := range c.byMethod {
+			out[c.DB] += n
+		}
+		c.mu.Unlock()
+	}
+	return out
 }

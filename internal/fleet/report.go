@@ -25,6 +25,9 @@ type Results struct {
 	// first session (SB and _Server connections) in their first
 	// dumpWindow; ColdStartProbe on every connection of its start.
 	InitialSession, ColdStartProbe traffic
+	// ChurnProbeBytes is what the servers sent the probe sidecar during
+	// the churn, by monitored database (OVN_Southbound, _Server).
+	ChurnProbeBytes map[string]int64
 	// WrongfulUnplugs counts deletions of long-lived ports' Interfaces;
 	// Missing those absent at the end; Misplaced Interfaces on a chassis
 	// for a port requested on another.
@@ -237,6 +240,10 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "Plug latency (NB commit → Interface on the right chassis) during churn at %.0f creations/s over %v, %d samples: p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms; %d never plugged.\n\n",
 		c.ChurnRate, c.ChurnDuration, len(l), bench.Percentile(l, 50), bench.Percentile(l, 90), bench.Percentile(l, 99), bench.Percentile(l, 100), res.ChurnMissed)
 
+	if res.ChurnProbeBytes != nil {
+		fmt.Fprintf(w, "Probe sidecar during the churn: the servers sent %d bytes on its OVN_Southbound monitor and %d on its _Server monitor.\n\n",
+			res.ChurnProbeBytes["OVN_Southbound"], res.ChurnProbeBytes["_Server"])
+	}
 	if res.InitialSession.Conns > 0 {
 		fmt.Fprintf(w, "Probe sidecar (chassis %s, through a counting proxy), bytes the servers sent in each connection's first %v: first session: %s; whole cold start: %s.\n\n",
 			"ch000", dumpWindow, res.InitialSession, res.ColdStartProbe)
