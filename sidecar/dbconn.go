@@ -95,12 +95,20 @@ func (s *causeSet) first(err error) bool {
 	return true
 }
 
-// stableSession is how long a connection must have stayed synced for its
-// loss to count as a first failure again (the longest backoff, as in
-// OVS's reconnect). Shorter ones keep the backoff growing, so a server
-// that accepts and then drops clients does not get them back every
-// quarter second.
-const stableSession = 8 * time.Second
+// Reconnect delays: from retryBase, doubling up to retryMax, with jitter.
+const (
+	retryBase = 250 * time.Millisecond
+	retryMax  = 8 * time.Second
+)
+
+// stayedUp reports whether a connection synced at syncedAt stayed up for
+// at least the current delay, which then starts again from the bottom, as
+// in OVS's reconnect. A server that accepts and drops clients at once
+// keeps the delay growing instead of getting them back four times a
+// second; one restarted every few seconds does not.
+func stayedUp(syncedAt time.Time, attempt int) bool {
+	return !syncedAt.IsZero() && time.Since(syncedAt) >= backoffCap(attempt, retryBase, retryMax)
+}
 
 func newDBConn(name string, dbModel model.ClientDBModel, metrics prometheus.Registerer) *dbConn {
 	return &dbConn{
@@ -169,7 +177,7 @@ func (c *dbConn) run(ctx context.Context) {
 			return
 		}
 		c.mu.Lock()
-		if !c.syncedAt.IsZero() && time.Since(c.syncedAt) >= stableSession {
+		if stayedUp(c.syncedAt, c.attempts) {
 			c.attempts = 0
 		}
 		c.syncedAt = time.Time{}
@@ -180,7 +188,7 @@ func (c *dbConn) run(ctx context.Context) {
 		if errors.Is(err, errRestart) {
 			continue
 		}
-		delay := backoff(n, 250*time.Millisecond, 8*time.Second)
+		delay := backoff(n, retryBase, retryMax)
 		// Waiting for the OVS identity is not a failure: nothing to log.
 		if !errors.Is(err, errAwaitingIdentity) && (c.causes.first(err) || n <= 3 || n%20 == 0) {
 			warnS("OVSDB connection failed; retrying", "db", c.name, "err", err, "attempt", n, "retryIn", delay)
@@ -234,7 +242,7 @@ func (c *dbConn) session(ctx context.Context) error {
 	logger := c.logger
 	opts := []client.Option{client.WithLeaderOnly(false)}
 	if resumable {
-		bo = &reconnectBackoff{base: 250 * time.Millisecond, max: 8 * time.Second}
+		bo = &reconnectBackoff{base: retryBase, max: retryMax}
 		logger = logr.New(newLossSink(c.logger.GetSink(), func() {
 			// Runs in libovsdb's reconnecting goroutine, before its first
 			// attempt: nothing from the next server is in the cache yet.
@@ -245,11 +253,11 @@ func (c *dbConn) session(ctx context.Context) error {
 				return // an abandoned client
 			}
 			c.synced = false
-			if time.Since(c.syncedAt) >= stableSession {
+			if stayedUp(c.syncedAt, c.losses) {
 				c.losses = 0
 			}
 			c.losses++
-			delay := backoff(c.losses, 250*time.Millisecond, 8*time.Second)
+			delay := backoff(c.losses, retryBase, retryMax)
 			c.mu.Unlock()
 			select {
 			case lost <- rows:
@@ -591,12 +599,15 @@ func tlsHint(cfg *tls.Config, err error) string {
 // delay in [d/2, d], so that a fleet that lost the same server spreads
 // its attempts.
 func backoff(attempt int, base, max time.Duration) time.Duration {
+	d := backoffCap(attempt, base, max)
+	return d/2 + rand.N(d/2+1)
+}
+
+// backoffCap is the longest delay backoff returns for attempt.
+func backoffCap(attempt int, base, max time.Duration) time.Duration {
 	d := base
 	for i := 1; i < attempt && d < max; i++ {
 		d *= 2
 	}
-	if d > max {
-		d = max
-	}
-	return d/2 + rand.N(d/2+1)
+	return min(d, max)
 }

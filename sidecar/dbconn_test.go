@@ -130,3 +130,16 @@ func TestReconnectBackoff(t *testing.T) {
 		t.Fatal("parked() is false while NextBackOff blocks")
 	}
 }
+
+func TestStayedUp(t *testing.T) {
+	if stayedUp(time.Time{}, 1) {
+		t.Error("a connection that never synced stayed up")
+	}
+	second := time.Now().Add(-time.Second)
+	if !stayedUp(second, 1) {
+		t.Error("up 1 s with a 250 ms delay: the delay should start again")
+	}
+	if stayedUp(second, 6) {
+		t.Error("up 1 s with an 8 s delay: a flapping server would get its clients back at once")
+	}
+}
