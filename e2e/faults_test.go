@@ -272,7 +272,10 @@ func TestFaultsOVSDaemons(t *testing.T) {
 	// opens every interface again (its datapath lists them). The sidecar
 	// has nothing to do.
 	inDatapath := func() error {
-		out := s.Appctl(s.Vswitchd, "dpif/show")
+		out, err := s.AppctlErr(s.Vswitchd, "dpif/show")
+		if err != nil {
+			return err // not yet listening, or not yet through its database
+		}
 		var missing []string
 		for _, lsp := range all {
 			if !strings.Contains(out, "    "+lsp+" ") {

@@ -79,6 +79,14 @@ func (s *Stack) Appctl(p *Proc, args ...string) string {
 	return strings.TrimSpace(out)
 }
 
+// AppctlErr is Appctl returning the error instead of failing: a daemon
+// that has just started registers some commands (dpif/show) only once it
+// has read its database.
+func (s *Stack) AppctlErr(p *Proc, args ...string) (string, error) {
+	out, err := s.run(append([]string{"ovs-appctl", "--target=" + p.CtlPath()}, args...)...)
+	return strings.TrimSpace(out), err
+}
+
 // InNetNS runs a command inside the stack's namespace (for example to make
 // veth pairs) and returns its stdout. It fails the test on error.
 func (s *Stack) InNetNS(args ...string) string {
