@@ -153,6 +153,10 @@ func New(opts Options) *DB {
 	return db
 }
 
+// kernelIsTruth reports whether sysfs is the kernel's own, so that the
+// kernel's link attributes describe the same netdevs the index reads.
+func (db *DB) kernelIsTruth() bool { return filepath.Clean(db.opts.SysfsRoot) == "/sys" }
+
 // SysfsRoot returns the root the DB reads.
 func (db *DB) SysfsRoot() string { return db.opts.SysfsRoot }
 
@@ -169,7 +173,7 @@ func (db *DB) Rescan() error {
 	db.refreshDevlinkLocked()
 	raw := make(map[int]rawPort, len(db.raw))
 	for _, name := range names {
-		info, err := db.fs.readNetdev(name)
+		info, err := db.fs.readNetdev(name, db.inDevlinkLocked)
 		if err != nil {
 			db.log.V(4).Info("Skipping netdev", "name", name, "err", err)
 			continue
@@ -264,7 +268,7 @@ func (db *DB) applyLocked(ev linkEvent) (rawPort, bool) {
 		kept rawPort
 		keep int
 	)
-	info, err := db.fs.readNetdev(ev.name)
+	info, err := db.fs.readNetdev(ev.name, db.inDevlinkLocked)
 	switch {
 	case err != nil:
 		db.log.V(4).Info("Netdev not in sysfs", "name", ev.name, "ifindex", ev.ifindex, "err", err)
@@ -289,6 +293,12 @@ func (db *DB) applyLocked(ev linkEvent) (rawPort, bool) {
 		}
 	}
 	return kept, keep != 0
+}
+
+// inDevlinkLocked reports whether the last devlink dump lists ifindex.
+func (db *DB) inDevlinkLocked(ifindex int) bool {
+	_, ok := db.dl[ifindex]
+	return ok
 }
 
 // refreshDevlinkLocked re-dumps devlink ports, if devlink is in use.

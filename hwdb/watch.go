@@ -22,13 +22,19 @@ const (
 )
 
 // Start starts the netlink watcher in the background. It subscribes to
-// link events (listing the existing links), rescans, then applies events
-// as they arrive: RTM_NEWLINK (add, change, rename) re-reads that
-// netdev's sysfs attributes by its current name, RTM_DELLINK removes
-// it. Bursts are applied as one update. When the subscription breaks
-// (its channel closes, for example on ENOBUFS), the watcher resubscribes
-// and rescans; while subscribing fails it retries with backoff and
-// rescans each time. Start does nothing if the watcher is running.
+// link events, rescans, then applies events as they arrive: RTM_NEWLINK
+// (add, change, rename) re-reads that netdev's sysfs attributes by its
+// current name, RTM_DELLINK removes it. Bursts are applied as one
+// update. When the subscription breaks (its channel closes, for example
+// on ENOBUFS), the watcher resubscribes and rescans; while subscribing
+// fails it retries with backoff and rescans each time. Start does
+// nothing if the watcher is running.
+//
+// The subscription does not ask the kernel to list existing links
+// (ListExisting): the rescan right after subscribing reads them all, and
+// a dump of every link on a host with thousands of taps costs a message
+// per link and is interrupted (NLM_F_DUMP_INTR) whenever a link comes or
+// goes meanwhile, which then reached the log as a subscription error.
 func (db *DB) Start() {
 	db.watchMu.Lock()
 	defer db.watchMu.Unlock()
@@ -75,9 +81,13 @@ func (db *DB) watch(stop <-chan struct{}, stopped chan<- struct{}) {
 		ch := make(chan netlink.LinkUpdate, 1024)
 		done := make(chan struct{})
 		err := subscribe(ch, done, netlink.LinkSubscribeOptions{
-			ListExisting:      true,
 			ReceiveBufferSize: rcvBuf,
 			ErrorCallback: func(err error) {
+				select {
+				case <-done:
+					return // the receive that fails because we closed the socket
+				default:
+				}
 				db.log.V(2).Info("Link subscription error", "err", err)
 			},
 		})
@@ -194,14 +204,27 @@ func eventOf(u netlink.LinkUpdate) linkEvent {
 var softwareKinds = map[string]bool{
 	"tuntap": true, "openvswitch": true, "bridge": true, "bond": true,
 	"vxlan": true, "geneve": true, "gre": true, "gretap": true, "vlan": true,
-	"macvlan": true, "ipvlan": true, "wireguard": true,
+	"macvlan": true, "ipvlan": true, "wireguard": true, "dummy": true,
+	"ifb": true, "vrf": true, "team": true, "ipip": true, "sit": true,
 }
 
-// irrelevant reports an event for a software link the index does not hold.
+// irrelevant reports, from the event alone, a link the index cannot hold,
+// so that it costs no sysfs read. A link the index holds is always
+// relevant (its deletion or rename must be applied).
 func (db *DB) irrelevant(u netlink.LinkUpdate) bool {
-	if u.Link == nil || !softwareKinds[u.Link.Type()] {
+	if u.Link == nil {
 		return false
 	}
-	_, known := db.ByIfindex(u.Attrs().Index)
-	return !known
+	a := u.Attrs()
+	if _, known := db.ByIfindex(a.Index); known {
+		return false
+	}
+	kind := u.Link.Type()
+	if softwareKinds[kind] {
+		return true
+	}
+	// On the real sysfs the kernel's attributes are the truth: a veth is
+	// never a representor. A simulated tree (--sysfs-root) describes
+	// veths as representors, so there only sysfs can tell.
+	return kind == "veth" && db.kernelIsTruth()
 }
