@@ -68,7 +68,10 @@ type Engine struct {
 	q       *queue
 	ovs     *dbConn
 	sb      *dbConn
-	status  *statusStore
+	// ovsBarrier and sbBarrier tell when the handlers have seen whole
+	// updates (see updateBarrier).
+	ovsBarrier, sbBarrier *updateBarrier
+	status                *statusStore
 
 	mu sync.Mutex
 	// effective identity, from flags or the Open_vSwitch row.
@@ -144,6 +147,8 @@ func New(cfg Config) (*Engine, error) {
 		vswitch.BridgeTable:      &vswitch.Bridge{},
 		vswitch.PortTable:        &vswitch.Port{},
 		vswitch.InterfaceTable:   &vswitch.Interface{},
+		// Never monitored: it carries updateBarrier's markers.
+		vswitch.SSLTable: &vswitch.SSL{},
 	})
 	if err != nil {
 		return nil, err
@@ -151,6 +156,8 @@ func New(cfg Config) (*Engine, error) {
 	sbModel, err := model.NewClientDBModel("OVN_Southbound", map[string]model.Model{
 		sb.ChassisTable:     &sb.Chassis{},
 		sb.PortBindingTable: &sb.PortBinding{},
+		// Never monitored: it carries updateBarrier's markers.
+		sb.SSLTable: &sb.SSL{},
 	})
 	if err != nil {
 		return nil, err
@@ -163,7 +170,8 @@ func New(cfg Config) (*Engine, error) {
 	e.ovs = newDBConn("ovs", ovsModel, cfg.MetricsRegistry)
 	e.ovs.endpoints = func() ([]string, *tls.Config, error) { return []string{cfg.OVSRemote}, nil, nil }
 	e.ovs.monitor = ovsMonitor
-	e.ovs.handler = e.ovsHandler()
+	e.ovsBarrier = newUpdateBarrier(vswitch.SSLTable, func(uuid string) model.Model { return &vswitch.SSL{UUID: uuid} })
+	e.ovs.handler = e.ovsBarrier.wrap(e.ovsHandler())
 	e.ovs.onUp = func() {
 		e.refreshIdentity()
 		e.q.AddAll()
@@ -176,7 +184,8 @@ func New(cfg Config) (*Engine, error) {
 	e.sb.endpoints = e.sbEndpoints
 	e.sb.clustered = "OVN_Southbound"
 	e.sb.monitor = e.sbMonitor
-	e.sb.handler = e.sbHandler()
+	e.sbBarrier = newUpdateBarrier(sb.SSLTable, func(uuid string) model.Model { return &sb.SSL{UUID: uuid} })
+	e.sb.handler = e.sbBarrier.wrap(e.sbHandler())
 	e.sb.onUp = func() {
 		e.q.AddAll()
 	}
@@ -245,40 +254,20 @@ func (e *Engine) worker(ctx context.Context) {
 			return
 		case <-e.q.notify:
 		}
+		// Start on an update boundary, so that one SB update (a bulk NB
+		// transaction's 1000 bindings, say) is one pass and one OVS
+		// transaction, and the echo of our own write is seen whole.
+		e.sbBarrier.wait(e.sb.Cache())
+		e.ovsBarrier.wait(e.ovs.Cache())
 		b := e.q.drain()
-		if len(b.keys) >= burstKeys {
-			b = e.coalesce(b)
+		if b.empty() {
+			continue // a wake-up whose keys an earlier pass took
 		}
 		start := time.Now()
 		e.reconcile(ctx, b)
 		e.metrics.reconcileDuration.Observe(time.Since(start).Seconds())
 		e.passes.Add(1)
 	}
-}
-
-// A batch of at least burstKeys keys means a burst (a bulk NB transaction
-// whose rows libovsdb is still handing over one by one); the worker keeps
-// collecting while keys arrive, so the burst is one pass and one
-// transaction instead of a small first one and a large second one.
-const (
-	burstKeys     = 2
-	burstQuiet    = 2 * time.Millisecond
-	burstMaxDelay = 50 * time.Millisecond
-)
-
-func (e *Engine) coalesce(b batch) batch {
-	deadline := time.Now().Add(burstMaxDelay)
-	for time.Now().Before(deadline) {
-		time.Sleep(burstQuiet)
-		more := e.q.drain()
-		if len(more.keys) == 0 && !more.all && len(more.providers) == 0 {
-			break
-		}
-		b.keys = append(b.keys, more.keys...)
-		b.all = b.all || more.all
-		b.providers = append(b.providers, more.providers...)
-	}
-	return b
 }
 
 // Primed reports the priming gate: both databases synced since their last

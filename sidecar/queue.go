@@ -95,6 +95,8 @@ type batch struct {
 	providers []string
 }
 
+func (b batch) empty() bool { return len(b.keys) == 0 && !b.all && len(b.providers) == 0 }
+
 func (q *queue) drain() batch {
 	q.mu.Lock()
 	defer q.mu.Unlock()

@@ -167,4 +167,3 @@ func BenchmarkOwnEcho(b *testing.B) {
 		})
 	}
 }
-
