@@ -1,0 +1,73 @@
+package sidecar
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/ovn-kubernetes/libovsdb/database/inmemory"
+	"github.com/ovn-kubernetes/libovsdb/model"
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+	"github.com/ovn-kubernetes/libovsdb/server"
+
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/ovsops"
+)
+
+func startOVSServer(t *testing.T, sock string) {
+	t.Helper()
+	cm, err := vswitch.FullDatabaseModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := logr.Discard()
+	dm, errs := model.NewDatabaseModel(vswitch.Schema(), cm)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	srv, err := server.NewOvsdbServer(inmemory.NewDatabase(map[string]model.ClientDBModel{"Open_vSwitch": cm}, &logger), &logger, dm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve("unix", sock) }()
+	t.Cleanup(srv.Close)
+	waitFor(t, "server ready", 5*time.Second, srv.Ready)
+}
+
+// TestWriterCommitsAndReconnects: the writer commits on its own
+// connection, and after that connection dropped it sends the next
+// transaction on a new one instead of failing it.
+func TestWriterCommitsAndReconnects(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "db.sock")
+	startOVSServer(t, sock)
+	cm, err := vswitch.FullDatabaseModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWriter("unix:"+sock, cm)
+	defer w.close()
+	insert := func(name string) error {
+		ops, _ := ovsops.Plug(0, ovsops.Interface{Name: name})
+		res, err := w.transact(context.Background(), ops)
+		if err == nil {
+			_, err = ovsdb.CheckOperationResults(res, ops)
+		}
+		return err
+	}
+	if err := insert("a"); err != nil {
+		t.Fatalf("first transaction: %v", err)
+	}
+	first := w.cl
+
+	// The connection drops (libovsdb's in-memory server cannot drop its
+	// clients, so the client end is closed instead).
+	first.Close()
+	if err := insert("b"); err != nil {
+		t.Fatalf("transaction after the server came back: %v", err)
+	}
+	if w.cl == first {
+		t.Error("the writer kept the dead connection")
+	}
+}
