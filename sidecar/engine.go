@@ -71,6 +71,8 @@ type Engine struct {
 	// ovsBarrier and sbBarrier tell when the handlers have seen whole
 	// updates (see updateBarrier).
 	ovsBarrier, sbBarrier *updateBarrier
+	// writer carries the OVS transactions (see writer).
+	writer *writer
 	status                *statusStore
 
 	mu sync.Mutex
@@ -167,6 +169,7 @@ func New(cfg Config) (*Engine, error) {
 		ovs, sb := e.Connected()
 		return ovs, sb, e.Primed()
 	}
+	e.writer = newWriter(cfg.OVSRemote, ovsModel)
 	e.ovs = newDBConn("ovs", ovsModel, cfg.MetricsRegistry)
 	e.ovs.endpoints = func() ([]string, *tls.Config, error) { return []string{cfg.OVSRemote}, nil, nil }
 	e.ovs.monitor = ovsMonitor
@@ -215,6 +218,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	workers.Wait()
 	stopConns()
 	conns.Wait()
+	e.writer.close()
 	e.q.stop()
 	return nil
 }

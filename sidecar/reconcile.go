@@ -126,8 +126,8 @@ type prepared struct {
 }
 
 func (e *Engine) reconcile(ctx context.Context, b batch) {
-	ovsCl, ovsTC := e.ovs.Client(), e.ovs.Cache()
-	if ovsCl == nil || ovsTC == nil {
+	ovsTC := e.ovs.Cache()
+	if ovsTC == nil {
 		return // the OVS resync on connect recomputes everything
 	}
 	if slices.Contains(b.providers, identityChanged) {
@@ -199,7 +199,7 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 		return bindingFingerprint(d, considered, awaiting[k])
 	}
 	actions, held := e.converge.admit(keys, res.Actions, inputs, time.Now())
-	failed := e.apply(ctx, ovsCl, snap, actions, creates, removes)
+	failed := e.apply(ctx, snap, actions, creates, removes)
 	for _, a := range actions {
 		if _, bad := failed[a.LogicalPort]; !bad && ctx.Err() == nil {
 			e.converge.wrote(a, inputs(a.LogicalPort))
