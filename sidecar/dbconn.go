@@ -33,7 +33,8 @@ type dbConn struct {
 	endpoints func() ([]string, *tls.Config, error)
 	// monitor builds the monitor request for a new client.
 	monitor func(cl client.Client) *client.Monitor
-	handler cache.EventHandler
+	// handler returns the cache event handler for each new client.
+	handler func() cache.EventHandler
 	// onUp runs after the initial dump of a new client; onDown after it
 	// is lost. Both run on the connection's goroutine.
 	onUp   func()
@@ -307,7 +308,7 @@ func (c *dbConn) session(ctx context.Context) error {
 	}
 	defer func() { w.Close() }()
 	if c.handler != nil {
-		cl.Cache().AddEventHandler(c.handler)
+		cl.Cache().AddEventHandler(c.handler())
 	}
 	mctx, mcancel := context.WithTimeout(ctx, 60*time.Second)
 	_, err = cl.Monitor(mctx, c.monitor(cl))

@@ -73,7 +73,10 @@ type Engine struct {
 	ovsBarrier, sbBarrier *updateBarrier
 	// writer carries the OVS transactions (see writer).
 	writer *writer
-	status                *statusStore
+	// ovsIdx is kept by the OVS cache handler (see ovsIndex).
+	ovsIdx *ovsIndex
+	sbIdx  *sbIndex
+	status *statusStore
 
 	mu sync.Mutex
 	// effective identity, from flags or the Open_vSwitch row.
@@ -141,6 +144,8 @@ func New(cfg Config) (*Engine, error) {
 		wantedNames: map[string]string{},
 		expect:      map[string]*expectation{},
 		converge:    newConvergenceGuard(),
+		ovsIdx:      newOVSIndex(),
+		sbIdx:       newSBIndex(),
 		attempts:    map[string]int{},
 		warned:      map[string]warnState{},
 	}
@@ -174,7 +179,7 @@ func New(cfg Config) (*Engine, error) {
 	e.ovs.endpoints = func() ([]string, *tls.Config, error) { return []string{cfg.OVSRemote}, nil, nil }
 	e.ovs.monitor = ovsMonitor
 	e.ovsBarrier = newUpdateBarrier(vswitch.SSLTable, func(uuid string) model.Model { return &vswitch.SSL{UUID: uuid} })
-	e.ovs.handler = e.ovsBarrier.wrap(e.ovsHandler())
+	e.ovs.handler = func() cache.EventHandler { return e.ovsBarrier.wrap(e.ovsHandler()) }
 	e.ovs.onUp = func() {
 		e.refreshIdentity()
 		e.q.AddAll()
@@ -188,7 +193,7 @@ func New(cfg Config) (*Engine, error) {
 	e.sb.clustered = "OVN_Southbound"
 	e.sb.monitor = e.sbMonitor
 	e.sbBarrier = newUpdateBarrier(sb.SSLTable, func(uuid string) model.Model { return &sb.SSL{UUID: uuid} })
-	e.sb.handler = e.sbBarrier.wrap(e.sbHandler())
+	e.sb.handler = func() cache.EventHandler { return e.sbBarrier.wrap(e.sbHandler()) }
 	e.sb.onUp = func() {
 		e.q.AddAll()
 	}

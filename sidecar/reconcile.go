@@ -17,17 +17,17 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 )
 
-// snapshot is one consistent-enough read of both caches. Rows are shared
-// with the caches and must not be modified.
+// snapshot is a pass's view of both databases: the identity and root rows
+// read once, and lookups into the indexes the cache handlers keep, so a
+// pass reads only what its keys need. Building it has no side effects.
+// Rows are shared with the caches and must not be modified.
 type snapshot struct {
-	ovsRow      *vswitch.OpenvSwitch
-	bridge      *vswitch.Bridge
-	bridgeName  string
-	ifaces      []Iface
-	ifaceByUUID map[string]*Iface
-	// oursByID is each iface-id's ovn-plugged interface.
-	oursByID    map[string]*Iface
-	portInUse   map[string]bool
+	ovsRow     *vswitch.OpenvSwitch
+	bridge     *vswitch.Bridge
+	bridgeName string
+	ovs        ovsView
+	sb         *sbIndex
+	// bindings are the bindings read so far, by logical port.
 	bindings    map[string]Binding
 	chassisUUID string
 	chassisName string
@@ -37,83 +37,46 @@ type snapshot struct {
 	primed bool
 }
 
-func (e *Engine) takeSnapshot(ovsTC, sbTC *cache.TableCache) *snapshot {
+// takeSnapshot reads the view for a pass. ch is the chassis row the
+// identity tracker confirmed for the current SB monitor, nil if none.
+func (e *Engine) takeSnapshot(sbTC *cache.TableCache, ch *sb.Chassis) *snapshot {
 	e.mu.Lock()
-	s := &snapshot{bridgeName: e.bridgeName, bindings: map[string]Binding{}}
+	s := &snapshot{bridgeName: e.bridgeName, ovs: ovsView{e.ovsIdx}, sb: e.sbIdx, bindings: map[string]Binding{}}
 	e.mu.Unlock()
-
-	for _, m := range ovsTC.Table(vswitch.OpenvSwitchTable).RowsShallow() {
-		s.ovsRow = m.(*vswitch.OpenvSwitch)
+	s.ovsRow, s.bridge = s.ovs.Root(s.bridgeName)
+	if sbTC == nil {
+		return s
 	}
-	bridges := ovsTC.Table(vswitch.BridgeTable).RowsShallow()
-	ports := ovsTC.Table(vswitch.PortTable).RowsShallow()
-	portBridge := make(map[string]*vswitch.Bridge, len(ports))
-	for _, m := range bridges {
-		br := m.(*vswitch.Bridge)
-		if br.Name == s.bridgeName {
-			s.bridge = br
-		}
-		for _, p := range br.Ports {
-			portBridge[p] = br
-		}
-	}
-	ifacePort := make(map[string]string, len(ports))
-	for uuid, m := range ports {
-		for _, i := range m.(*vswitch.Port).Interfaces {
-			ifacePort[i] = uuid
-		}
-	}
-	for uuid, m := range ovsTC.Table(vswitch.InterfaceTable).RowsShallow() {
-		row := m.(*vswitch.Interface)
-		it := Iface{UUID: uuid, Name: row.Name, Type: row.Type, Options: row.Options, ExternalIDs: row.ExternalIDs, MTURequest: row.MTURequest}
-		if row.Error != nil {
-			it.Error = *row.Error
-		}
-		it.PortUUID = ifacePort[uuid]
-		if br := portBridge[it.PortUUID]; br != nil {
-			it.BridgeUUID, it.BridgeName = br.UUID, br.Name
-		}
-		s.ifaces = append(s.ifaces, it)
-	}
-	s.ifaceByUUID = make(map[string]*Iface, len(s.ifaces))
-	s.portInUse = make(map[string]bool, len(s.ifaces))
-	s.oursByID = map[string]*Iface{}
-	for i := range s.ifaces {
-		it := &s.ifaces[i]
-		s.ifaceByUUID[it.UUID] = it
-		s.portInUse[it.PortUUID] = true
-		if it.Ours() {
-			s.oursByID[it.IfaceID()] = it
-		}
-	}
-
-	if sbTC != nil {
-		s.sbLive = true
-		e.noteChassis(sbTC)
-		ch, known := e.checkChassis(sbTC)
-		if known {
-			s.chassisUUID, s.chassisName, s.hostname = ch.UUID, ch.Name, ch.Hostname
-			for _, m := range sbTC.Table(sb.PortBindingTable).RowsShallow() {
-				pb := m.(*sb.PortBinding)
-				b := Binding{LogicalPort: pb.LogicalPort, Type: pb.Type, Options: pb.Options}
-				if pb.ParentPort != nil {
-					b.ParentPort = *pb.ParentPort
-				}
-				if pb.RequestedChassis != nil {
-					b.RequestedChassis = *pb.RequestedChassis
-				}
-				s.bindings[b.LogicalPort] = b
-			}
-		}
-		// Read the chassis again: a cache update that removed it (and, in
-		// the same transaction, cleared requested_chassis on the bindings)
-		// may have landed between the two reads above.
-		if again, still := e.checkChassis(sbTC); !still || again.UUID != s.chassisUUID {
-			s.chassisUUID, known = "", false
-		}
-		s.primed = known && e.ovs.Synced()
+	s.sbLive = true
+	if ch != nil {
+		s.chassisUUID, s.chassisName, s.hostname = ch.UUID, ch.Name, ch.Hostname
+		s.primed = e.ovs.Synced()
 	}
 	return s
+}
+
+// binding reads one logical port's binding into the view.
+func (s *snapshot) binding(k string) (Binding, bool) {
+	if b, ok := s.bindings[k]; ok {
+		return b, true
+	}
+	b, ok := s.sb.Binding(k)
+	if ok {
+		s.bindings[k] = b
+	}
+	return b, ok
+}
+
+// chassisStill reports whether the chassis row the pass started with is
+// still the current one: an update that removed it (and, in the same
+// transaction, cleared requested_chassis on the bindings) may have landed
+// while the bindings were read.
+func (e *Engine) chassisStill(sbTC *cache.TableCache, s *snapshot) bool {
+	e.mu.Lock()
+	name := e.chassisName
+	e.mu.Unlock()
+	ch := findChassis(sbTC, name)
+	return ch != nil && ch.UUID == s.chassisUUID
 }
 
 // prepared is one provider call's context, kept until Finish/CtxDestroy.
@@ -133,7 +96,15 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 	if slices.Contains(b.providers, identityChanged) {
 		e.refreshIdentity()
 	}
-	snap := e.takeSnapshot(ovsTC, e.sb.Cache())
+	sbTC := e.sb.Cache()
+	var ch *sb.Chassis
+	if sbTC != nil {
+		// The one side effect of a pass's start, kept out of the view:
+		// move the SB monitor onto the chassis row if it changed.
+		e.noteChassis(sbTC)
+		ch, _ = e.checkChassis(sbTC)
+	}
+	snap := e.takeSnapshot(sbTC, ch)
 	if !snap.sbLive || snap.chassisUUID == "" {
 		// Without live bindings and a chassis row nothing plugs or
 		// unplugs; the SB resync after (re)connect recomputes everything.
@@ -155,7 +126,7 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 	desired := map[string]Desired{}
 	awaiting := map[string]bool{}
 	for _, k := range keys {
-		if bd, ok := snap.bindings[k]; ok {
+		if bd, ok := snap.binding(k); ok {
 			if d, ok := ConsiderBinding(bd, snap.chassisUUID); ok {
 				desired[k] = d
 			} else if AwaitingResolution(bd, snap.chassisUUID, snap.chassisName, snap.hostname) {
@@ -163,10 +134,13 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 			}
 		}
 	}
+	if !e.chassisStill(sbTC, snap) {
+		e.q.AddAll() // the chassis changed under us: start over
+		return
+	}
 	in := PlanInput{
 		Keys:          keys,
 		Desired:       desired,
-		Ifaces:        snap.ifaces,
 		BridgeUUID:    snap.bridge.UUID,
 		BridgeName:    snap.bridge.Name,
 		Providers:     e.providerState,
@@ -176,13 +150,16 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 		Awaiting:      awaiting,
 	}
 	creates := e.prepareCreates(ctx, snap, desired)
+	var wanted []string
 	for k, p := range creates {
 		ans := Answer{Out: p.out, Err: p.err}
 		if p.err == nil {
 			ans.Maintained = p.prov.MaintainedIfaceOptions()
+			wanted = append(wanted, p.out.Name)
 		}
 		in.Answers[k] = ans
 	}
+	in.Ifaces = planIfaces(snap.ovs, keys, wanted)
 	res := Plan(in)
 	removes := map[string]*prepared{}
 	if len(res.NeedConsent) > 0 {
@@ -214,7 +191,8 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 }
 
 // selectKeys expands the batch into the logical ports to plan, leaving out
-// ports whose last transaction the cache does not show yet.
+// ports whose last transaction the cache does not show yet. Only a full
+// pass or a provider's wake-up reads every binding and interface.
 func (e *Engine) selectKeys(b batch, snap *snapshot) []string {
 	set := map[string]struct{}{}
 	for _, k := range b.keys {
@@ -226,25 +204,21 @@ func (e *Engine) selectKeys(b batch, snap *snapshot) []string {
 	}
 	all := b.all
 	if all || len(wantType) > 0 {
-		for k, bd := range snap.bindings {
+		snap.sb.Each(func(bd Binding) {
 			if all || wantType[bd.Options[OptPlugType]] {
-				set[k] = struct{}{}
+				set[bd.LogicalPort] = struct{}{}
 			}
-		}
+		})
 		e.status.forEach(func(ps *PortStatus) {
 			if all || wantType[ps.Provider] {
 				set[ps.LogicalPort] = struct{}{}
 			}
 		})
-	}
-	for i := range snap.ifaces {
-		it := &snap.ifaces[i]
-		if !it.Ours() {
-			continue
-		}
-		if all || wantType[it.PluggedBy()] || (wantType[bridgePortsChanged] && it.BridgeUUID != snap.bridge.UUID) {
-			set[it.IfaceID()] = struct{}{}
-		}
+		snap.ovs.OursIDs(func(id, by string) {
+			if all || wantType[by] {
+				set[id] = struct{}{}
+			}
+		})
 	}
 	keys := make([]string, 0, len(set))
 	now := time.Now()
@@ -259,6 +233,29 @@ func (e *Engine) selectKeys(b batch, snap *snapshot) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// planIfaces gathers the interfaces the plan looks at for these keys:
+// those carrying their iface-ids, and those holding the names the
+// providers asked for (a conflict, or the key's own interface).
+func planIfaces(v ovsView, keys, names []string) []Iface {
+	var out []Iface
+	seen := map[string]bool{}
+	for _, k := range keys {
+		for _, it := range v.IfacesWithID(k) {
+			if !seen[it.UUID] {
+				seen[it.UUID] = true
+				out = append(out, it)
+			}
+		}
+	}
+	for _, n := range names {
+		if it, ok := v.Named(n); ok && !seen[it.UUID] {
+			seen[it.UUID] = true
+			out = append(out, it)
+		}
+	}
+	return out
 }
 
 func (e *Engine) providerState(typ string) ProviderState {
@@ -292,7 +289,7 @@ func (e *Engine) prepareCreates(ctx context.Context, snap *snapshot, desired map
 		if err != nil {
 			continue // the plan reports unknown or disabled providers
 		}
-		calls[k] = &prepared{prov: prov, in: e.portIn(providers.OpCreate, snap, k, d.Options, snap.oursByID[k]), out: &providers.PortCtxOut{}}
+		calls[k] = &prepared{prov: prov, in: e.portIn(providers.OpCreate, snap, k, d.Options, snap.ovs.Ours(k)), out: &providers.PortCtxOut{}}
 	}
 	e.callPrepare(ctx, calls)
 	return calls
@@ -301,8 +298,8 @@ func (e *Engine) prepareCreates(ctx context.Context, snap *snapshot, desired map
 func (e *Engine) prepareRemoves(ctx context.Context, snap *snapshot, uuids []string) map[string]*prepared {
 	calls := map[string]*prepared{}
 	for _, uuid := range uuids {
-		it := snap.ifaceByUUID[uuid]
-		if it == nil {
+		it, ok := snap.ovs.ByUUID(uuid)
+		if !ok {
 			continue
 		}
 		prov, err := e.reg.Get(it.PluggedBy())
@@ -310,10 +307,10 @@ func (e *Engine) prepareRemoves(ctx context.Context, snap *snapshot, uuids []str
 			continue
 		}
 		var opts map[string]string
-		if bd, ok := snap.bindings[it.IfaceID()]; ok {
+		if bd, ok := snap.binding(it.IfaceID()); ok {
 			opts = bd.Options
 		}
-		calls[uuid] = &prepared{prov: prov, in: e.portIn(providers.OpRemove, snap, it.IfaceID(), opts, it)}
+		calls[uuid] = &prepared{prov: prov, in: e.portIn(providers.OpRemove, snap, it.IfaceID(), opts, &it)}
 	}
 	e.callPrepare(ctx, calls)
 	return calls

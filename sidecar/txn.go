@@ -24,20 +24,19 @@ type expectation struct {
 }
 
 func (x *expectation) satisfied(s *snapshot) bool {
-	have, ports := s.ifaceByUUID, s.portInUse
 	for _, u := range x.created {
-		if have[u] == nil {
+		if _, ok := s.ovs.ByUUID(u); !ok {
 			return false
 		}
 	}
 	for _, p := range x.removed {
-		if ports[p] {
+		if s.ovs.PortExists(p) {
 			return false
 		}
 	}
 	if u := x.update; u != nil {
-		it := have[u.IfaceUUID]
-		if it == nil {
+		it, ok := s.ovs.ByUUID(u.IfaceUUID)
+		if !ok {
 			return true // gone: nothing more to wait for
 		}
 		if u.Type != nil && it.Type != *u.Type {
