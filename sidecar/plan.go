@@ -146,11 +146,38 @@ type Action struct {
 	Remove []Iface
 }
 
+// Cause says why a port is in its state, as a bounded value for metrics
+// labels and tests; Reason is the text for operators.
+type Cause string
+
+const (
+	CauseNone             Cause = ""
+	CauseUnplugged        Cause = "unplugged"
+	CauseUnplugGated      Cause = "unplug_gated"
+	CauseRemoveBlocked    Cause = "remove_blocked"
+	CauseAwaitingChassis  Cause = "awaiting_chassis"
+	CauseProviderUnknown  Cause = "provider_unknown"
+	CauseProviderDisabled Cause = "provider_disabled"
+	CauseProviderFailed   Cause = "provider_failed"
+	CauseConflictIfaceID  Cause = "conflict_iface_id"
+	CauseConflictName     Cause = "conflict_name"
+	CauseNoAnswer         Cause = "no_answer"
+	CausePrepareTimeout   Cause = "prepare_timeout"
+	CauseNotReady         Cause = "not_ready"
+	CauseRefused          Cause = "refused"
+	CauseBadAnswer        Cause = "bad_answer"
+	CauseOVSError         Cause = "ovs_error"
+	// Set by the engine after the plan.
+	CauseTxnFailed     Cause = "transaction_failed"
+	CauseNotConverging Cause = "not_converging"
+)
+
 // Outcome is the resulting state of one logical port after the plan.
 type Outcome struct {
 	LogicalPort string
 	Provider    string
 	State       State
+	Cause       Cause
 	Interface   string
 	Reason      string
 }
@@ -212,8 +239,8 @@ func newPlanner(in PlanInput) *planner {
 	return p
 }
 
-func (p *planner) outcome(k, provider string, st State, iface, reason string) {
-	p.res.Outcomes = append(p.res.Outcomes, Outcome{LogicalPort: k, Provider: provider, State: st, Interface: iface, Reason: reason})
+func (p *planner) outcome(k string, cause Cause, provider string, st State, iface, reason string) {
+	p.res.Outcomes = append(p.res.Outcomes, Outcome{LogicalPort: k, Provider: provider, State: st, Cause: cause, Interface: iface, Reason: reason})
 }
 
 func (p *planner) considerKey(k string) {
@@ -244,7 +271,7 @@ func (p *planner) considerKey(k string) {
 // requested here, if the priming gate and the providers allow it.
 func (p *planner) considerUnplug(k string, ours []*Iface, considered bool) {
 	if len(ours) == 0 {
-		p.outcome(k, "", StateGone, "", "")
+		p.outcome(k, CauseNone, "", StateGone, "", "")
 		return
 	}
 	why := "no Port_Binding requests this chassis"
@@ -252,29 +279,29 @@ func (p *planner) considerUnplug(k string, ours []*Iface, considered bool) {
 		why = "vif-plug-type was removed from the Port_Binding"
 	}
 	if !p.in.UnplugAllowed {
-		p.outcome(k, ours[0].PluggedBy(), StateUnplugBlocked, ours[0].Name, why+"; unplug waits until both databases have synced")
+		p.outcome(k, CauseUnplugGated, ours[0].PluggedBy(), StateUnplugBlocked, ours[0].Name, why+"; unplug waits until both databases have synced")
 		return
 	}
 	remove, blocked, reason := p.removable(ours)
 	if blocked {
-		p.outcome(k, ours[0].PluggedBy(), StateUnplugBlocked, ours[0].Name, reason)
+		p.outcome(k, CauseRemoveBlocked, ours[0].PluggedBy(), StateUnplugBlocked, ours[0].Name, reason)
 		return
 	}
 	if remove == nil {
 		return // waiting for consent
 	}
 	p.res.Actions = append(p.res.Actions, Action{Op: OpUnplug, LogicalPort: k, Provider: ours[0].PluggedBy(), Remove: remove})
-	p.outcome(k, ours[0].PluggedBy(), StateGone, "", why)
+	p.outcome(k, CauseUnplugged, ours[0].PluggedBy(), StateGone, "", why)
 }
 
 // hold leaves a port alone while northd resolves its requested chassis.
 func (p *planner) hold(k string, ours []*Iface) {
 	const why = "options:requested-chassis names this chassis but ovn-northd has not pointed requested_chassis at its Chassis row yet; waiting"
 	if len(ours) == 0 {
-		p.outcome(k, "", StatePending, "", why)
+		p.outcome(k, CauseAwaitingChassis, "", StatePending, "", why)
 		return
 	}
-	p.outcome(k, ours[0].PluggedBy(), StateUnplugBlocked, ours[0].Name, why)
+	p.outcome(k, CauseAwaitingChassis, ours[0].PluggedBy(), StateUnplugBlocked, ours[0].Name, why)
 }
 
 // removable checks every interface's provider consent. It returns the
@@ -312,30 +339,33 @@ func (p *planner) considerPlug(k string, d Desired, ours, foreign []*Iface) {
 	typ := d.PlugType
 	switch p.in.Providers(typ) {
 	case ProviderUnknown:
-		p.outcome(k, typ, StateError, nameOf(ours), fmt.Sprintf("vif-plug-type %q: no such provider is compiled in", clip(typ)))
+		p.outcome(k, CauseProviderUnknown, typ, StateError, nameOf(ours), fmt.Sprintf("vif-plug-type %q: no such provider is compiled in", clip(typ)))
 		return
 	case ProviderDisabled:
-		p.outcome(k, typ, StateError, nameOf(ours), fmt.Sprintf("vif-plug-type %q: provider is disabled (--providers)", typ))
+		p.outcome(k, CauseProviderDisabled, typ, StateError, nameOf(ours), fmt.Sprintf("vif-plug-type %q: provider is disabled (--providers)", typ))
 		return
 	case ProviderFailed:
-		p.outcome(k, typ, StateError, nameOf(ours), fmt.Sprintf("vif-plug-type %q: provider failed to initialise at start (see the start-up log); restart the sidecar once that is fixed", typ))
+		p.outcome(k, CauseProviderFailed, typ, StateError, nameOf(ours), fmt.Sprintf("vif-plug-type %q: provider failed to initialise at start (see the start-up log); restart the sidecar once that is fixed", typ))
 		return
 	}
 	if len(foreign) > 0 {
-		p.conflict(k, typ, fmt.Sprintf("interface %s (%s) already carries iface-id %s and was not plugged by OVN; leaving it", foreign[0].Name, foreign[0].UUID, clip(k)))
+		p.conflict(k, CauseConflictIfaceID, typ, fmt.Sprintf("interface %s (%s) already carries iface-id %s and was not plugged by OVN; leaving it", foreign[0].Name, foreign[0].UUID, clip(k)))
 		return
 	}
 	ans, ok := p.in.Answers[k]
 	if !ok {
-		p.outcome(k, typ, StatePending, nameOf(ours), "provider has not answered yet")
+		p.outcome(k, CauseNoAnswer, typ, StatePending, nameOf(ours), "provider has not answered yet")
 		return
 	}
 	if ans.Err != nil {
-		st := StateError
-		if providers.IsNotReady(ans.Err) || errors.Is(ans.Err, errPrepareTimeout) {
-			st = StatePending
+		st, cause := StateError, CauseRefused
+		switch {
+		case errors.Is(ans.Err, errPrepareTimeout):
+			st, cause = StatePending, CausePrepareTimeout
+		case providers.IsNotReady(ans.Err):
+			st, cause = StatePending, CauseNotReady
 		}
-		p.outcome(k, typ, st, nameOf(ours), ans.Err.Error())
+		p.outcome(k, cause, typ, st, nameOf(ours), ans.Err.Error())
 		return
 	}
 	out := ans.Out
@@ -343,7 +373,7 @@ func (p *planner) considerPlug(k string, d Desired, ours, foreign []*Iface) {
 	// never match again and be replugged on every pass: refuse it here,
 	// before anything is written.
 	if err := providers.CheckAnswer(out); err != nil {
-		p.outcome(k, typ, StateError, nameOf(ours), fmt.Sprintf("provider %q gave an unusable answer: %v", typ, err))
+		p.outcome(k, CauseBadAnswer, typ, StateError, nameOf(ours), fmt.Sprintf("provider %q gave an unusable answer: %v", typ, err))
 		return
 	}
 
@@ -362,11 +392,11 @@ func (p *planner) considerPlug(k string, d Desired, ours, foreign []*Iface) {
 		remove = append(remove, i)
 	}
 	if holder, taken := p.byName[out.Name]; taken && holder.IfaceID() != k {
-		p.conflict(k, typ, fmt.Sprintf("interface name %s is already used by interface %s (iface-id %q, ovn-plugged %q); leaving it", out.Name, holder.UUID, clip(holder.IfaceID()), clip(holder.PluggedBy())))
+		p.conflict(k, CauseConflictName, typ, fmt.Sprintf("interface name %s is already used by interface %s (iface-id %q, ovn-plugged %q); leaving it", out.Name, holder.UUID, clip(holder.IfaceID()), clip(holder.PluggedBy())))
 		return
 	}
 	if other, taken := p.claimed[out.Name]; taken {
-		p.conflict(k, typ, fmt.Sprintf("interface name %s is also wanted by logical port %s", out.Name, clip(other)))
+		p.conflict(k, CauseConflictName, typ, fmt.Sprintf("interface name %s is also wanted by logical port %s", out.Name, clip(other)))
 		return
 	}
 	var removed []Iface
@@ -375,7 +405,7 @@ func (p *planner) considerPlug(k string, d Desired, ours, foreign []*Iface) {
 		var reason string
 		removed, blocked, reason = p.removable(remove)
 		if blocked {
-			p.outcome(k, typ, StateUnplugBlocked, nameOf(ours), reason)
+			p.outcome(k, CauseRemoveBlocked, typ, StateUnplugBlocked, nameOf(ours), reason)
 			return
 		}
 		if removed == nil {
@@ -394,7 +424,7 @@ func (p *planner) considerPlug(k string, d Desired, ours, foreign []*Iface) {
 			Op: op, LogicalPort: k, Provider: typ, Remove: removed,
 			Create: &Create{BridgeUUID: p.in.BridgeUUID, Name: out.Name, Type: out.Type, Options: maps.Clone(out.IfaceOptions), ExternalIDs: extIDs, MTURequest: d.MTURequest},
 		})
-		p.outcome(k, typ, StatePlugged, out.Name, "")
+		p.outcome(k, CauseNone, typ, StatePlugged, out.Name, "")
 		return
 	}
 	up := diffIface(keep, out, extIDs, ans.Maintained, d.MTURequest)
@@ -405,16 +435,16 @@ func (p *planner) considerPlug(k string, d Desired, ours, foreign []*Iface) {
 		}
 		p.res.Actions = append(p.res.Actions, a)
 	}
-	reason := ""
+	reason, cause := "", CauseNone
 	if keep.Error != "" {
-		reason = "OVS reports: " + keep.Error
+		reason, cause = "OVS reports: "+keep.Error, CauseOVSError
 	}
-	p.outcome(k, typ, StatePlugged, keep.Name, reason)
+	p.outcome(k, cause, typ, StatePlugged, keep.Name, reason)
 }
 
-func (p *planner) conflict(k, typ, reason string) {
+func (p *planner) conflict(k string, cause Cause, typ, reason string) {
 	p.res.Conflicts = append(p.res.Conflicts, k)
-	p.outcome(k, typ, StateConflict, "", reason)
+	p.outcome(k, cause, typ, StateConflict, "", reason)
 }
 
 // diffIface computes the changes that make iface match the provider's

@@ -197,7 +197,7 @@ func stripReasons(os []Outcome) []Outcome {
 	}
 	out := slices.Clone(os)
 	for n := range out {
-		out[n].Reason = ""
+		out[n].Reason, out[n].Cause = "", "" // TestPlanCauses checks causes
 	}
 	return out
 }
@@ -1480,5 +1480,52 @@ func TestPlanProperty(t *testing.T) {
 	// proves little.
 	if stats.plug == 0 || stats.update == 0 || stats.replug == 0 || stats.unplug == 0 || stats.consent == 0 || stats.conflict == 0 {
 		t.Errorf("generator does not cover every case: %+v", stats)
+	}
+}
+
+// TestPlanCauses: each outcome carries a typed cause, which the metrics
+// use instead of matching reason texts.
+func TestPlanCauses(t *testing.T) {
+	plugged := ourIface("u1", "lp1", "lp1", "dummy")
+	for _, tc := range []struct {
+		what string
+		in   PlanInput
+		want Cause
+	}{
+		{"no answer yet", PlanInput{Desired: map[string]Desired{"lp1": desiredFor("lp1", "dummy", 0)}}, CauseNoAnswer},
+		{"prepare timed out", PlanInput{Desired: map[string]Desired{"lp1": desiredFor("lp1", "dummy", 0)},
+			Answers: map[string]Answer{"lp1": errAnswer(fmt.Errorf("%w after 2s", errPrepareTimeout))}}, CausePrepareTimeout},
+		{"hardware not ready", PlanInput{Desired: map[string]Desired{"lp1": desiredFor("lp1", "dummy", 0)},
+			Answers: map[string]Answer{"lp1": errAnswer(providers.NotReady("no VF yet"))}}, CauseNotReady},
+		{"refused", PlanInput{Desired: map[string]Desired{"lp1": desiredFor("lp1", "dummy", 0)},
+			Answers: map[string]Answer{"lp1": errAnswer(errors.New("bad option"))}}, CauseRefused},
+		{"unusable answer", PlanInput{Desired: map[string]Desired{"lp1": desiredFor("lp1", "dummy", 0)},
+			Answers: map[string]Answer{"lp1": dummyAnswer("a/b")}}, CauseBadAnswer},
+		{"unknown provider", PlanInput{Desired: map[string]Desired{"lp1": desiredFor("lp1", "bogus", 0)}}, CauseProviderUnknown},
+		{"disabled provider", PlanInput{Desired: map[string]Desired{"lp1": desiredFor("lp1", "off", 0)}}, CauseProviderDisabled},
+		{"foreign iface-id", PlanInput{Desired: map[string]Desired{"lp1": desiredFor("lp1", "dummy", 0)},
+			Ifaces:  []Iface{plainIface("f1", "x", map[string]string{ExtIfaceID: "lp1"})},
+			Answers: map[string]Answer{"lp1": dummyAnswer("lp1")}}, CauseConflictIfaceID},
+		{"name taken", PlanInput{Desired: map[string]Desired{"lp1": desiredFor("lp1", "dummy", 0)},
+			Ifaces:  []Iface{plainIface("f1", "lp1", nil)},
+			Answers: map[string]Answer{"lp1": dummyAnswer("lp1")}}, CauseConflictName},
+		{"unplug gated", PlanInput{Ifaces: []Iface{plugged}}, CauseUnplugGated},
+		{"unplug refused", PlanInput{Ifaces: []Iface{plugged}, UnplugAllowed: true, Consent: map[string]error{"u1": errors.New("no")}}, CauseRemoveBlocked},
+		{"unplugged", PlanInput{Ifaces: []Iface{plugged}, UnplugAllowed: true, Consent: map[string]error{"u1": nil}}, CauseUnplugged},
+		{"awaiting the chassis", PlanInput{Awaiting: map[string]bool{"lp1": true}}, CauseAwaitingChassis},
+		{"plugged", PlanInput{Desired: map[string]Desired{"lp1": desiredFor("lp1", "dummy", 0)}, Ifaces: []Iface{plugged},
+			Answers: map[string]Answer{"lp1": dummyAnswer("lp1")}}, CauseNone},
+		{"OVS error", PlanInput{Desired: map[string]Desired{"lp1": desiredFor("lp1", "dummy", 0)},
+			Ifaces:  []Iface{ourIface("u1", "lp1", "lp1", "dummy", func(i *Iface) { i.Error = "could not open" })},
+			Answers: map[string]Answer{"lp1": dummyAnswer("lp1")}}, CauseOVSError},
+	} {
+		in := tc.in
+		in.Keys = []string{"lp1"}
+		in.BridgeUUID, in.BridgeName = testBrInt, "br-int"
+		in.Providers = testProviders
+		res := Plan(in)
+		if len(res.Outcomes) != 1 || res.Outcomes[0].Cause != tc.want {
+			t.Errorf("%s: outcomes %+v, want one with cause %q", tc.what, res.Outcomes, tc.want)
+		}
 	}
 }

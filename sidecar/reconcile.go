@@ -97,6 +97,13 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 		e.refreshIdentity()
 	}
 	sbTC := e.sb.Cache()
+	// The indexes are filled by the handlers, after the cache: before a
+	// pass reads them, the handlers must have seen every row these caches
+	// hold, or a new connection's half-handled dump would look like
+	// bindings gone.
+	if !e.ovsBarrier.wait(ovsTC) || (sbTC != nil && !e.sbBarrier.wait(sbTC)) {
+		return // the connection is going away; its successor's resync recomputes
+	}
 	var ch *sb.Chassis
 	if sbTC != nil {
 		// The one side effect of a pass's start, kept out of the view:

@@ -1,11 +1,12 @@
 package sidecar
 
 import (
+	"maps"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/klog/v2"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
@@ -19,14 +20,66 @@ type PortStatus struct {
 	Interface   string    `json:"interface"`
 	Reason      string    `json:"reason"`
 	Since       time.Time `json:"since"`
+	// Cause is Reason as a bounded value, for the metrics.
+	Cause Cause `json:"-"`
 }
 
+// statusStore holds every port's status and, so that the gauges cost
+// nothing per pass, the number of ports per gauge label set, updated on
+// each transition.
 type statusStore struct {
 	mu    sync.RWMutex
 	ports map[string]*PortStatus
+	// counts per label set, and the label sets changed since takeCounts.
+	counts  map[gaugeKey]int
+	touched map[gaugeKey]bool
 }
 
-func newStatusStore() *statusStore { return &statusStore{ports: map[string]*PortStatus{}} }
+// gaugeKey is one port's labels: provider and state, and for a pending
+// port the reason class.
+type gaugeKey struct {
+	provider string
+	state    State
+	pending  string
+}
+
+func keyOf(p *PortStatus) gaugeKey {
+	k := gaugeKey{provider: providerLabel(p.Provider), state: p.State}
+	if p.State == StatePending {
+		k.pending = pendingReasonClass(p.Cause)
+	}
+	return k
+}
+
+func newStatusStore() *statusStore {
+	return &statusStore{ports: map[string]*PortStatus{}, counts: map[gaugeKey]int{}, touched: map[gaugeKey]bool{}}
+}
+
+// count moves one port into (+1) or out of (-1) its label set; s.mu is held.
+func (s *statusStore) count(p *PortStatus, d int) {
+	k := keyOf(p)
+	s.counts[k] += d
+	s.touched[k] = true
+}
+
+// takeChanges returns the label sets changed since the last call and the
+// current counts (a few dozen label sets at most, whatever the number of
+// ports).
+func (s *statusStore) takeChanges() (touched []gaugeKey, counts map[gaugeKey]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.touched) == 0 {
+		return nil, nil
+	}
+	for k := range s.touched {
+		touched = append(touched, k)
+		if s.counts[k] == 0 {
+			delete(s.counts, k)
+		}
+	}
+	clear(s.touched)
+	return touched, maps.Clone(s.counts)
+}
 
 func (s *statusStore) get(k string) *PortStatus {
 	s.mu.RLock()
@@ -45,18 +98,30 @@ func (s *statusStore) set(o Outcome, now time.Time) (changed bool) {
 	o = clipOutcome(o)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if o.State == StateGone {
-		_, had := s.ports[key]
-		delete(s.ports, key)
-		return had
-	}
 	cur := s.ports[key]
+	if o.State == StateGone {
+		if cur != nil {
+			s.count(cur, -1)
+			delete(s.ports, key)
+		}
+		return cur != nil
+	}
 	if cur != nil && cur.State == o.State {
 		changed = cur.Reason != o.Reason
-		cur.Provider, cur.Interface, cur.Reason = o.Provider, o.Interface, o.Reason
+		if cur.Provider != o.Provider || cur.Cause != o.Cause {
+			s.count(cur, -1)
+			cur.Provider, cur.Cause = o.Provider, o.Cause
+			s.count(cur, +1)
+		}
+		cur.Interface, cur.Reason = o.Interface, o.Reason
 		return changed
 	}
-	s.ports[key] = &PortStatus{LogicalPort: o.LogicalPort, Provider: o.Provider, State: o.State, Interface: o.Interface, Reason: o.Reason, Since: now}
+	if cur != nil {
+		s.count(cur, -1)
+	}
+	p := &PortStatus{LogicalPort: o.LogicalPort, Provider: o.Provider, State: o.State, Cause: o.Cause, Interface: o.Interface, Reason: o.Reason, Since: now}
+	s.ports[key] = p
+	s.count(p, +1)
 	return true
 }
 
@@ -96,10 +161,10 @@ func (e *Engine) record(res PlanResult, failed map[string]error, held map[string
 	for _, o := range res.Outcomes {
 		k := o.LogicalPort
 		if err, ok := failed[k]; ok {
-			o.State, o.Reason = StateError, "OVS transaction failed: "+err.Error()
+			o.State, o.Cause, o.Reason = StateError, CauseTxnFailed, "OVS transaction failed: "+err.Error()
 		}
 		if h, ok := held[k]; ok {
-			o.State, o.Reason = StateError, h.reason
+			o.State, o.Cause, o.Reason = StateError, CauseNotConverging, h.reason
 			e.status.set(o, now)
 			if h.tripped {
 				e.metrics.notConverging.WithLabelValues(providerLabel(o.Provider)).Inc()
@@ -154,41 +219,51 @@ func (e *Engine) warn(k string, o Outcome, now time.Time, msg string) {
 	warnS(msg, "lport", c.LogicalPort, "provider", c.Provider, "reason", c.Reason)
 }
 
-// updateGauges recomputes the per-state gauges from the status store.
+// updateGauges sets the gauges whose label sets changed since the last
+// call, from the status store's counts: no pass lists every port.
 func (e *Engine) updateGauges() {
-	plugged := map[string]float64{}
-	pending := map[[2]string]float64{}
-	byState := map[[2]string]float64{}
-	e.status.forEach(func(p *PortStatus) {
-		prov := providerLabel(p.Provider)
-		byState[[2]string{prov, string(p.State)}]++
-		switch p.State {
+	touched, counts := e.status.takeChanges()
+	if len(touched) == 0 {
+		return
+	}
+	plugged := map[string]int{}
+	byState := map[[2]string]int{}
+	pending := map[[2]string]int{}
+	for k, n := range counts {
+		byState[[2]string{k.provider, string(k.state)}] += n
+		switch k.state {
 		case StatePlugged:
-			plugged[prov]++
+			plugged[k.provider] += n
 		case StatePending:
-			pending[[2]string{prov, pendingReasonClass(p.Reason)}]++
+			pending[[2]string{k.provider, k.pending}] += n
 		}
-	})
-	e.metrics.plugged.Reset()
-	for prov, n := range plugged {
-		e.metrics.plugged.WithLabelValues(prov).Set(n)
 	}
-	e.metrics.ports.Reset()
-	for k, n := range byState {
-		e.metrics.ports.WithLabelValues(k[0], k[1]).Set(n)
+	// A label set with no ports left disappears, as it did when the
+	// gauges were rebuilt from scratch.
+	set := func(g *prometheus.GaugeVec, n int, labels ...string) {
+		if n == 0 {
+			g.DeleteLabelValues(labels...)
+			return
+		}
+		g.WithLabelValues(labels...).Set(float64(n))
 	}
-	e.metrics.pending.Reset()
-	for k, n := range pending {
-		e.metrics.pending.WithLabelValues(k[0], k[1]).Set(n)
+	for _, k := range touched {
+		set(e.metrics.ports, byState[[2]string{k.provider, string(k.state)}], k.provider, string(k.state))
+		switch k.state {
+		case StatePlugged:
+			set(e.metrics.plugged, plugged[k.provider], k.provider)
+		case StatePending:
+			set(e.metrics.pending, pending[[2]string{k.provider, k.pending}], k.provider, k.pending)
+		}
 	}
 }
 
-// pendingReasonClass maps a free-text reason to a bounded label value.
-func pendingReasonClass(reason string) string {
-	switch {
-	case strings.HasPrefix(reason, errPrepareTimeout.Error()):
+// pendingReasonClass maps a pending port's cause to a bounded label value.
+func pendingReasonClass(c Cause) string {
+	switch c {
+	case CausePrepareTimeout:
 		return "prepare_timeout"
-	case reason == "provider has not answered yet":
+	case CauseNoAnswer:
 		return "no_answer"
 	default:
 		return "not_ready"

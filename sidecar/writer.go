@@ -35,7 +35,7 @@ type writer struct {
 }
 
 func newWriter(remote string, dbModel model.ClientDBModel) *writer {
-	return &writer{remote: remote, dbModel: dbModel, logger: klog.Background().WithValues("db", "ovs-writer")}
+	return &writer{remote: remote, dbModel: dbModel, logger: klog.Background().WithValues("db", "ovs", "conn", "writer")}
 }
 
 // transact commits ops, connecting first if needed. A transaction that
