@@ -71,7 +71,7 @@ func TestPlanHoldsAwaitingPorts(t *testing.T) {
 
 func TestPlanProviderFailedInit(t *testing.T) {
 	in := planWorld(1, true)
-	in.Providers = func(string) ProviderState { return ProviderFailed }
+	in.Providers = map[string]ProviderState{"dummy": ProviderFailed}
 	res := Plan(in)
 	if len(res.Actions) != 0 || len(res.NeedConsent) != 0 {
 		t.Fatalf("failed provider: actions %+v consent %v", res.Actions, res.NeedConsent)

@@ -18,12 +18,7 @@ func planWorld(n int, plugged bool) PlanInput {
 		BridgeUUID:    "br-uuid",
 		BridgeName:    "br-int",
 		UnplugAllowed: true,
-		Providers: func(typ string) ProviderState {
-			if typ == "dummy" {
-				return ProviderEnabled
-			}
-			return ProviderUnknown
-		},
+		Providers:     map[string]ProviderState{"dummy": ProviderEnabled},
 	}
 	for i := range n {
 		k := fmt.Sprintf("lsp%d", i)

@@ -67,7 +67,9 @@ type PlanInput struct {
 	BridgeUUID string
 	BridgeName string
 	// Providers says which provider types exist and are on.
-	Providers func(typ string) ProviderState
+	// Providers says which provider types are compiled in and on; a type
+	// not listed is not compiled in (ProviderUnknown).
+	Providers map[string]ProviderState
 	// Answers are Prepare(OpCreate) results by logical port, for keys whose
 	// Desired.PlugType is set.
 	Answers map[string]Answer
@@ -223,9 +225,6 @@ func newPlanner(in PlanInput) *planner {
 		byName:    map[string]*Iface{},
 		claimed:   map[string]string{},
 	}
-	if p.in.Providers == nil {
-		p.in.Providers = func(string) ProviderState { return ProviderUnknown }
-	}
 	for i := range in.Ifaces {
 		iface := &in.Ifaces[i]
 		if id := iface.IfaceID(); id != "" {
@@ -310,7 +309,7 @@ func (p *planner) hold(k string, ours []*Iface) {
 func (p *planner) removable(ifaces []*Iface) (remove []Iface, blocked bool, reason string) {
 	var need []string
 	for _, i := range ifaces {
-		switch p.in.Providers(i.PluggedBy()) {
+		switch p.in.Providers[i.PluggedBy()] {
 		case ProviderUnknown:
 			return nil, true, fmt.Sprintf("interface %s was plugged by provider %q, which is not compiled in; leaving it", i.Name, clip(i.PluggedBy()))
 		case ProviderDisabled:
@@ -337,7 +336,7 @@ func (p *planner) removable(ifaces []*Iface) (remove []Iface, blocked bool, reas
 
 func (p *planner) considerPlug(k string, d Desired, ours, foreign []*Iface) {
 	typ := d.PlugType
-	switch p.in.Providers(typ) {
+	switch p.in.Providers[typ] {
 	case ProviderUnknown:
 		p.outcome(k, CauseProviderUnknown, typ, StateError, nameOf(ours), fmt.Sprintf("vif-plug-type %q: no such provider is compiled in", clip(typ)))
 		return
@@ -384,7 +383,7 @@ func (p *planner) considerPlug(k string, d Desired, ours, foreign []*Iface) {
 	var keep *Iface
 	var remove []*Iface
 	for _, i := range ours {
-		sameOwner := i.PluggedBy() == typ || p.in.Providers(i.PluggedBy()) == ProviderUnknown
+		sameOwner := i.PluggedBy() == typ || p.in.Providers[i.PluggedBy()] == ProviderUnknown
 		if keep == nil && i.Name == out.Name && i.BridgeUUID == p.in.BridgeUUID && sameOwner {
 			keep = i
 			continue

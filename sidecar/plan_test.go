@@ -24,15 +24,7 @@ const (
 
 // testProviders: dummy and other are compiled in and on, off is compiled in
 // but switched off, anything else (bogus, nope) is not compiled in.
-func testProviders(typ string) ProviderState {
-	switch typ {
-	case "dummy", "other":
-		return ProviderEnabled
-	case "off":
-		return ProviderDisabled
-	}
-	return ProviderUnknown
-}
+var testProviders = map[string]ProviderState{"dummy": ProviderEnabled, "other": ProviderEnabled, "off": ProviderDisabled}
 
 func ptr[T any](v T) *T { return &v }
 
@@ -1003,10 +995,7 @@ func TestPlanGateDoesNotBlockPlugUpdateReplug(t *testing.T) {
 func checkPlanInvariants(in PlanInput, res PlanResult) []error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	providerState := in.Providers
-	if providerState == nil {
-		providerState = func(string) ProviderState { return ProviderUnknown }
-	}
+	providerState := func(typ string) ProviderState { return in.Providers[typ] }
 
 	byUUID := map[string]Iface{}
 	byName := map[string]Iface{}
@@ -1213,7 +1202,7 @@ func checkPlanInvariants(in PlanInput, res PlanResult) []error {
 	return errs
 }
 
-// cloneInput deep-copies everything but Providers (a func).
+// cloneInput deep-copies the input.
 func cloneInput(in PlanInput) PlanInput {
 	out := in
 	out.Keys = slices.Clone(in.Keys)
@@ -1248,11 +1237,11 @@ func cloneInput(in PlanInput) PlanInput {
 		}
 	}
 	out.Consent = maps.Clone(in.Consent)
+	out.Providers = maps.Clone(in.Providers)
 	return out
 }
 
 func sameInput(a, b PlanInput) bool {
-	a.Providers, b.Providers = nil, nil
 	return reflect.DeepEqual(a, b)
 }
 

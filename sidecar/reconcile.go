@@ -150,7 +150,6 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 		Desired:       desired,
 		BridgeUUID:    snap.bridge.UUID,
 		BridgeName:    snap.bridge.Name,
-		Providers:     e.providerState,
 		Answers:       map[string]Answer{},
 		Consent:       map[string]error{},
 		UnplugAllowed: snap.primed,
@@ -167,6 +166,15 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 		in.Answers[k] = ans
 	}
 	in.Ifaces = planIfaces(snap.ovs, keys, wanted)
+	in.Providers = map[string]ProviderState{}
+	for _, d := range desired {
+		in.Providers[d.PlugType] = e.providerState(d.PlugType)
+	}
+	for _, it := range in.Ifaces {
+		if by := it.PluggedBy(); by != "" {
+			in.Providers[by] = e.providerState(by)
+		}
+	}
 	res := Plan(in)
 	removes := map[string]*prepared{}
 	if len(res.NeedConsent) > 0 {
