@@ -64,7 +64,7 @@ test: deps build
 	$(MAKE) -k unit e2e
 
 unit:
-	$(GO) test $$($(GO) list ./... | grep -v '/e2e$$')
+	$(GO) test -race $$($(GO) list ./... | grep -v '/e2e$$')
 
 e2e:
 	OVN_VIF_SIDECAR_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -timeout=$(E2E_TIMEOUT) ./e2e/...
@@ -74,6 +74,7 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	$(GO) mod tidy -diff
 
 sandbox: deps build
 	OVN_VIF_SIDECAR_BIN=$(CURDIR)/$(BIN) $(GO) run ./cmd/sandbox $(SANDBOX_ARGS)

@@ -79,18 +79,8 @@ type Engine struct {
 	status *statusStore
 
 	mu sync.Mutex
-	// effective identity, from flags or the Open_vSwitch row.
-	chassisName string
-	sbRemote    string
-	bridgeName  string
-	// chassisCond is the chassis UUID the next SB monitor will use, and
-	// monitoredCond the one the current monitor was built with.
-	chassisCond   string
-	monitoredCond string
-	// chassisHostname is the chassis row's hostname, also matched in
-	// options:requested-chassis; monitoredHostname is the one in use.
-	chassisHostname   string
-	monitoredHostname string
+	// id is who the sidecar is and which chassis row it follows.
+	id *identity
 	// wantedNames maps interface names providers asked for to their
 	// logical port, so a conflicting interface's removal wakes the port.
 	wantedNames map[string]string
@@ -137,10 +127,7 @@ func New(cfg Config) (*Engine, error) {
 		metrics:     cfg.Metrics,
 		q:           newQueue(),
 		status:      newStatusStore(),
-		chassisName: cfg.Chassis,
-		sbRemote:    cfg.SBRemote,
-		bridgeName:  cfg.Bridge,
-		chassisCond: noChassisUUID,
+		id:          newIdentity(cfg.Chassis, cfg.SBRemote, cfg.Bridge),
 		wantedNames: map[string]string{},
 		expect:      map[string]*expectation{},
 		converge:    newConvergenceGuard(),
@@ -289,11 +276,7 @@ func (e *Engine) Primed() bool {
 	if tc == nil {
 		return false
 	}
-	e.mu.Lock()
-	name, cond := e.chassisName, e.monitoredCond
-	e.mu.Unlock()
-	ch := findChassis(tc, name)
-	return ch != nil && ch.UUID == cond
+	return e.id.followed(e.id.chassisRow(tc))
 }
 
 // Connected reports whether both databases are connected and synced.
@@ -318,27 +301,8 @@ func (e *Engine) refreshIdentity() {
 	for _, m := range tc.Table(vswitch.OpenvSwitchTable).RowsShallow() {
 		ext = m.(*vswitch.OpenvSwitch).ExternalIDs
 	}
-	e.mu.Lock()
-	oldChassis, oldRemote, oldBridge := e.chassisName, e.sbRemote, e.bridgeName
-	if e.cfg.Chassis == "" {
-		e.chassisName = ext["system-id"]
-	}
-	if e.cfg.SBRemote == "" {
-		e.sbRemote = ext["ovn-remote"]
-	}
-	if e.cfg.Bridge == "" {
-		e.bridgeName = ext["ovn-bridge"]
-		if e.bridgeName == "" {
-			e.bridgeName = DefaultBridge
-		}
-	}
-	changedSB := oldChassis != e.chassisName || oldRemote != e.sbRemote
-	changedBridge := oldBridge != e.bridgeName
-	if oldChassis != e.chassisName {
-		e.chassisCond, e.chassisHostname = noChassisUUID, ""
-	}
-	chassis, remote, bridge := e.chassisName, e.sbRemote, e.bridgeName
-	e.mu.Unlock()
+	changedSB, changedBridge := e.id.fromOVS(ext)
+	chassis, remote, bridge := e.id.names()
 	if !e.identityRead.Swap(true) {
 		changedSB = true // the SB connection waits for this first read
 	}
@@ -352,9 +316,7 @@ func (e *Engine) refreshIdentity() {
 }
 
 func (e *Engine) sbEndpoints() ([]string, *tls.Config, error) {
-	e.mu.Lock()
-	remote, chassis := e.sbRemote, e.chassisName
-	e.mu.Unlock()
+	chassis, remote, _ := e.id.names()
 	if (e.cfg.Chassis == "" || e.cfg.SBRemote == "") && !e.identityRead.Load() {
 		return nil, nil, errAwaitingIdentity
 	}
@@ -396,10 +358,7 @@ func ovsMonitor(cl client.Client) *client.Monitor {
 }
 
 func (e *Engine) sbMonitor(cl client.Client) *client.Monitor {
-	e.mu.Lock()
-	name, cond, hostname := e.chassisName, e.chassisCond, e.chassisHostname
-	e.monitoredCond, e.monitoredHostname = cond, hostname
-	e.mu.Unlock()
+	name, cond, hostname := e.id.monitorFor()
 	ch := &sb.Chassis{}
 	pb := &sb.PortBinding{}
 	// The server ORs the conditions: bindings resolved to this chassis, and
@@ -419,36 +378,17 @@ func (e *Engine) sbMonitor(cl client.Client) *client.Monitor {
 	)
 }
 
-func findChassis(tc *cache.TableCache, name string) *sb.Chassis {
-	for _, m := range tc.Table(sb.ChassisTable).RowsShallow() {
-		if ch := m.(*sb.Chassis); ch.Name == name {
-			return ch
-		}
-	}
-	return nil
-}
-
 // checkChassis moves the Port_Binding monitor onto the chassis row's UUID
-// when it differs from the one the current monitor uses.
-func (e *Engine) checkChassis(tc *cache.TableCache) (ch *sb.Chassis, known bool) {
-	e.mu.Lock()
-	name, cond, host := e.chassisName, e.monitoredCond, e.monitoredHostname
-	e.mu.Unlock()
-	ch = findChassis(tc, name)
-	if ch == nil {
-		return nil, false
-	}
-	// Compare with the condition the cache was built with, so that a
-	// restart request lost in a race is simply asked for again.
-	if ch.UUID != cond || ch.Hostname != host {
-		e.mu.Lock()
-		e.chassisCond, e.chassisHostname = ch.UUID, ch.Hostname
-		e.mu.Unlock()
-		klog.InfoS("Chassis row found; monitoring its Port_Bindings", "chassis", name, "uuid", ch.UUID)
+// when it differs from the one the current monitor uses. It returns the
+// row the current monitor follows, if any.
+func (e *Engine) checkChassis(tc *cache.TableCache) *sb.Chassis {
+	ch, restart := e.id.follow(tc)
+	if restart {
+		klog.InfoS("Chassis row found; monitoring its Port_Bindings", "chassis", ch.Name, "uuid", ch.UUID)
 		e.sb.Restart()
-		return nil, false
+		return nil
 	}
-	return ch, true
+	return ch
 }
 
 // splitRemotes splits an ovn-remote value, which like ovn-controller's
@@ -467,9 +407,7 @@ type chassisSeen struct {
 // noteChassis logs, once per change, whether the Chassis row exists: an
 // idle sidecar must say that it waits for ovn-controller.
 func (e *Engine) noteChassis(tc *cache.TableCache) {
-	e.mu.Lock()
-	name := e.chassisName
-	e.mu.Unlock()
+	name, _, _ := e.id.names()
 	ch := findChassis(tc, name)
 	prev := e.chassisSeen
 	now := chassisSeen{name: name, present: ch != nil, known: true}

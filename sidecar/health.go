@@ -30,9 +30,8 @@ type DBHealth struct {
 
 // Health computes the daemon's state now, from the live caches.
 func (e *Engine) Health() Health {
-	e.mu.Lock()
-	h := Health{Chassis: e.chassisName, Bridge: e.bridgeName, Reasons: []string{}}
-	e.mu.Unlock()
+	chassis, _, bridge := e.id.names()
+	h := Health{Chassis: chassis, Bridge: bridge, Reasons: []string{}}
 	h.OVS = dbHealth(e.ovs)
 	h.SB = dbHealth(e.sb)
 	h.Primed = e.Primed()

@@ -40,9 +40,8 @@ type snapshot struct {
 // takeSnapshot reads the view for a pass. ch is the chassis row the
 // identity tracker confirmed for the current SB monitor, nil if none.
 func (e *Engine) takeSnapshot(sbTC *cache.TableCache, ch *sb.Chassis) *snapshot {
-	e.mu.Lock()
-	s := &snapshot{bridgeName: e.bridgeName, ovs: ovsView{e.ovsIdx}, sb: e.sbIdx, bindings: map[string]Binding{}}
-	e.mu.Unlock()
+	_, _, bridge := e.id.names()
+	s := &snapshot{bridgeName: bridge, ovs: ovsView{e.ovsIdx}, sb: e.sbIdx, bindings: map[string]Binding{}}
 	s.ovsRow, s.bridge = s.ovs.Root(s.bridgeName)
 	if sbTC == nil {
 		return s
@@ -72,10 +71,7 @@ func (s *snapshot) binding(k string) (Binding, bool) {
 // transaction, cleared requested_chassis on the bindings) may have landed
 // while the bindings were read.
 func (e *Engine) chassisStill(sbTC *cache.TableCache, s *snapshot) bool {
-	e.mu.Lock()
-	name := e.chassisName
-	e.mu.Unlock()
-	ch := findChassis(sbTC, name)
+	ch := e.id.chassisRow(sbTC)
 	return ch != nil && ch.UUID == s.chassisUUID
 }
 
@@ -109,7 +105,7 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 		// The one side effect of a pass's start, kept out of the view:
 		// move the SB monitor onto the chassis row if it changed.
 		e.noteChassis(sbTC)
-		ch, _ = e.checkChassis(sbTC)
+		ch = e.checkChassis(sbTC)
 	}
 	snap := e.takeSnapshot(sbTC, ch)
 	if !snap.sbLive || snap.chassisUUID == "" {
