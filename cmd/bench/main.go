@@ -36,15 +36,17 @@ func main() {
 	flag.IntVar(&cfg.ChurnLive, "churn-live", 200, "ports alive at a time during churn, roughly")
 	flag.IntVar(&cfg.ChurnReps, "churn-reps", 1, "churn runs per side")
 	flag.BoolVar(&cfg.ChurnParallel, "churn-parallel", true, "run A's and B's churn at the same time (false: one after the other, +2 min)")
+	flag.IntVar(&cfg.ChurnOthers, "churn-others", 5000, "other plugged ports beside a second churn run on B (0 skips it)")
+	flag.IntVar(&cfg.BigBulkPorts, "big-bulk", 10000, "ports in B's one-transaction big bulk run (0 skips it)")
 	flag.IntVar(&cfg.ScaleForeign, "scale-foreign", 100000, "Port_Bindings of another chassis in the scale run (0 skips it)")
 	flag.DurationVar(&cfg.Settle, "settle", 2*time.Second, "how long to watch for OVS writes after a restart is ready")
 	flag.IntVar(&cfg.Switches, "switches", 20, "logical switches the ports are spread over")
 	flag.IntVar(&cfg.PortsPerSwitch, "ports-per-switch", 50, "consecutive ports of a batch that share a switch")
 	flag.BoolVar(&cfg.SaveLogs, "save-logs", false, "copy the plugging processes' logs to the temp dir at the end")
-	only := flag.String("only", "", "comma-separated workloads to run: latency,bulk,restart,churn,gate,scale (default all)")
+	only := flag.String("only", "", "comma-separated workloads to run: latency,bulk,limit,big,restart,churn,churn-others,gate,scale (default all)")
 	sidecarBin := flag.String("sidecar", "", "sidecar binary (default $"+stack.EnvSidecarBin+" or bin/ovn-vif-sidecar)")
 	sidecarV := flag.String("sidecar-v", "0", "sidecar log verbosity (production default 0; the e2e harness uses 4)")
-	goBench := flag.Bool("gobench", true, "also run the Go benchmarks of ./sidecar/")
+	goBench := flag.Bool("gobench", true, "also run the Go benchmarks of ./sidecar/...")
 	goBin := flag.String("go", "go", "go command for the Go benchmarks")
 	goCount := flag.Int("gobench-count", 1, "-count for the Go benchmarks")
 	mdPath := flag.String("md", "", "also write the report as Markdown to this file")
@@ -68,6 +70,8 @@ func main() {
 		quickDefault("churn-ops", func() { cfg.ChurnOps = 1000 })
 		quickDefault("churn-duration", func() { cfg.ChurnDuration = 15 * time.Second })
 		quickDefault("scale-foreign", func() { cfg.ScaleForeign = 10000 })
+		quickDefault("churn-others", func() { cfg.ChurnOthers = 500 })
+		quickDefault("big-bulk", func() { cfg.BigBulkPorts = 2000 })
 	}
 	if *only != "" {
 		cfg.Only = map[string]bool{}
@@ -101,8 +105,8 @@ func main() {
 		if err != nil {
 			p.Fatalf("%v", err)
 		}
-		p.Logf("Go benchmarks: go test -run '^$' -bench . -benchmem ./sidecar/")
-		goRes, goRaw, err = bench.RunGoBench(*goBin, root, *goCount, os.Stderr, "./sidecar/")
+		p.Logf("Go benchmarks: go test -run '^$' -bench . -benchmem ./sidecar/...")
+		goRes, goRaw, err = bench.RunGoBench(*goBin, root, *goCount, os.Stderr, "./sidecar/...")
 		if err != nil {
 			// The stack benchmarks are still worth having.
 			goErr = err

@@ -52,6 +52,9 @@ func (r *Runner) defineScale() {
 		"compare restart row")
 	r.Res.Define("scale-rss", fmt.Sprintf("scale: sidecar peak RSS, %d local + %d foreign bindings", c.BulkPorts, c.ScaleForeign), "MiB", false,
 		"compare restart row")
+	r.Res.Define("scale-rss-steady", fmt.Sprintf("scale: sidecar RSS after the restart settled, %d local + %d foreign", c.BulkPorts, c.ScaleForeign), "MiB", false,
+		"goal ≤ 40 MiB")
+	r.Res.Define("scale-heap", "scale: sidecar Go heap in use then (go_memstats_heap_inuse_bytes)", "MiB", false, "")
 	r.Res.DefineMax("scale-writes", "scale: OVS writes to plug-owned columns on those restarts, max", "", "")
 }
 
@@ -347,6 +350,8 @@ func (r *Runner) scale(sd *Side) {
 		res := r.restartPlugger(sd)
 		r.Res.Add("scale-ready", sd.Idx, Value{V: ms(res.ready)})
 		r.Res.Add("scale-rss", sd.Idx, Value{V: mib(res.mem.HWM)})
+		r.Res.Add("scale-rss-steady", sd.Idx, Value{V: mib(res.mem.RSS)})
+		r.Res.Add("scale-heap", sd.Idx, Value{V: r.sidecarMetric(sd, "go_memstats_heap_inuse_bytes") / (1 << 20)})
 		r.Res.Add("scale-writes", sd.Idx, Value{V: float64(res.writes)})
 		r.Logf("%s scale rep %d: primed after %v, peak RSS %.1f MiB, %d plug-owned writes",
 			sd.Name, rep, res.ready.Round(time.Millisecond), mib(res.mem.HWM), res.writes)

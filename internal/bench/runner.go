@@ -32,6 +32,12 @@ type Config struct {
 	ChurnReps     int
 	// ChurnParallel runs A's and B's churn at the same time.
 	ChurnParallel bool
+	// ChurnOthers ports stay plugged during a second churn run (sidecar
+	// only), to show churn cost does not grow with them; 0 skips it.
+	ChurnOthers int
+	// BigBulkPorts ports go into one NB transaction in the big bulk run
+	// (sidecar only); 0 skips it.
+	BigBulkPorts int
 	// ScaleForeign Port_Bindings of another chassis beside BulkPorts local
 	// ones for the scale runs (sidecar only); 0 skips them.
 	ScaleForeign int
@@ -88,10 +94,13 @@ func NewRunner(tb stack.TB, cfg Config) *Runner {
 		name   string
 		define func()
 	}{
-		{"latency", r.defineLatency}, {"bulk", r.defineBulk}, {"gate", r.defineGate},
-		{"restart", r.defineRestart}, {"scale", r.defineScale}, {"churn", r.defineChurn},
+		{"latency", r.defineLatency}, {"bulk", r.defineBulk}, {"limit", r.defineLimit}, {"big", r.defineBig},
+		{"gate", r.defineGate}, {"restart", r.defineRestart}, {"scale", r.defineScale}, {"churn", r.defineChurn},
+		{"churn-others", r.defineChurnOthers},
 	} {
-		if r.enabled(w.name) && (w.name != "scale" || cfg.ScaleForeign > 0) {
+		skip := (w.name == "scale" && cfg.ScaleForeign == 0) || (w.name == "churn-others" && cfg.ChurnOthers == 0) ||
+			(w.name == "big" && cfg.BigBulkPorts == 0)
+		if r.enabled(w.name) && !skip {
 			w.define()
 		}
 	}
@@ -162,10 +171,15 @@ func (r *Runner) Run() {
 			}
 		}
 	}
-	if r.enabled("bulk") {
+	if r.enabled("bulk") || r.enabled("limit") {
 		for rep := range r.Cfg.Reps {
 			for _, sd := range r.Sides {
-				r.bulk(sd, rep)
+				if r.enabled("bulk") {
+					r.bulk(sd, rep)
+				}
+				if r.enabled("limit") {
+					r.limit(sd, rep)
+				}
 			}
 		}
 	}
@@ -174,7 +188,7 @@ func (r *Runner) Run() {
 			// Nothing runs on A after its last churn; on B the restart,
 			// scale and gate runs may follow.
 			last := func(sd *Side) bool {
-				return rep == r.Cfg.ChurnReps-1 && (sd.Idx == A || !r.needB())
+				return rep == r.Cfg.ChurnReps-1 && (sd.Idx == A || !r.needB() && !r.moreOnB())
 			}
 			if r.Cfg.ChurnParallel {
 				// Both sides get the same operations at the same moments.
@@ -191,11 +205,18 @@ func (r *Runner) Run() {
 			}
 		}
 	}
+	if r.enabled("churn-others") && r.Cfg.ChurnOthers > 0 {
+		r.churnOthers(r.Sides[B])
+	}
+	if r.enabled("big") && r.Cfg.BigBulkPorts > 0 {
+		r.big(r.Sides[B])
+	}
 	// Last, because its final unplug leaves ovs-vswitchd removing 1000
 	// tap devices for ~20 s, which nothing needs to wait for at the end.
 	if r.needB() {
 		r.restartScaleGateB()
 	}
+	r.ratioNotes()
 	if r.Cfg.SaveLogs {
 		for _, sd := range r.Sides {
 			r.saveLog(sd, "end")
@@ -254,6 +275,11 @@ func (r *Runner) settle(sd *Side) {
 	t1 := time.Now()
 	r.waitIdle(sd.pluggerPID(), 300*time.Millisecond, 10*time.Second)
 	r.Logf("%s settle: hv sync %v, idle %v", sd.Name, t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
+}
+
+// moreOnB says whether the churn-others or big runs follow the churn on B.
+func (r *Runner) moreOnB() bool {
+	return (r.enabled("churn-others") && r.Cfg.ChurnOthers > 0) || (r.enabled("big") && r.Cfg.BigBulkPorts > 0)
 }
 
 // needB says whether restartScaleGateB has anything to do.

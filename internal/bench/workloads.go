@@ -16,6 +16,7 @@ func (r *Runner) defineLatency() {
 	r.Res.Define("lat-p50", fmt.Sprintf("single port: NB commit → Interface, p50 of %d", n), "ms", false, "")
 	r.Res.Define("lat-p99", fmt.Sprintf("single port: NB commit → Interface, p99 of %d", n), "ms", false, "")
 	r.Res.Define("lat-sb-p50", "single port: SB Port_Binding → Interface (the plugger's own part), p50", "ms", false, "")
+	r.Res.Define("lat-sb-p99", "single port: SB Port_Binding → Interface (the plugger's own part), p99", "ms", false, "")
 	r.Res.Define("lat-up-p50", fmt.Sprintf("single port: NB commit → LSP up, p50 of %d", n), "ms", false, "")
 }
 
@@ -42,6 +43,7 @@ func (r *Runner) latency(sd *Side, rep int) {
 		up = append(up, ms(tu.Sub(t0)))
 	}
 	p50, p99, o50, u50 := Percentile(plug, 50), Percentile(plug, 99), Percentile(own, 50), Percentile(up, 50)
+	r.Res.Add("lat-sb-p99", sd.Idx, Value{V: Percentile(own, 99)})
 	r.Res.Add("lat-p50", sd.Idx, Value{V: p50})
 	r.Res.Add("lat-p99", sd.Idx, Value{V: p99})
 	r.Res.Add("lat-sb-p50", sd.Idx, Value{V: o50})
@@ -164,6 +166,12 @@ func (r *Runner) defineChurn() {
 // churn runs ChurnOps operations from start on; last says nothing runs
 // on this stack after it, so its ports need not be removed.
 func (r *Runner) churn(sd *Side, rep int, start time.Time, last bool) {
+	r.churnAs(sd, "churn", rep, start, last)
+}
+
+// churnAs is churn recording its figures under id ("churn",
+// "churn-others") and naming its ports after it.
+func (r *Runner) churnAs(sd *Side, id string, rep int, start time.Time, last bool) {
 	c := r.Cfg
 	rng := rand.New(rand.NewPCG(uint64(rep)+1, 0x5eed))
 	mtus := []int{0, 1400, 1450, 1500, 9000}
@@ -208,7 +216,7 @@ func (r *Runner) churn(sd *Side, rep int, start time.Time, last bool) {
 		var err error
 		switch op {
 		case 0:
-			name := fmt.Sprintf("c%d-%05d", rep, next)
+			name := fmt.Sprintf("%s%d-%05d", map[bool]string{true: "c", false: "co"}[id == "churn"], rep, next)
 			next++
 			mtu := mtus[rng.IntN(len(mtus))]
 			_, err = sd.NB.AddPorts(r.ctx, []PortSpec{{Name: name, Switch: r.switchFor(next - 1), Chassis: sd.S.Chassis, MTU: mtu}})
@@ -257,20 +265,20 @@ func (r *Runner) churn(sd *Side, rep int, start time.Time, last bool) {
 	if sd.Idx == B {
 		plugCPU = sc1 - sc0
 	}
-	r.Res.Add("churn-conv", sd.Idx, conv)
-	r.Res.Add("churn-cpu", sd.Idx, Value{V: plugCPU})
-	r.Res.Add("churn-ctl-cpu", sd.Idx, Value{V: ctl1 - ctl0})
-	r.Res.Add("churn-total-cpu", sd.Idx, Value{V: ctl1 - ctl0 + sc1 - sc0})
-	r.Res.Add("churn-rss", sd.Idx, Value{V: mib(mem.HWM)})
-	r.Logf("%s churn rep %d: %d creates, %d updates, %d deletes in %v (%.0f ops/s); converged %s after the last; plugger CPU %.2f s, ovn-controller %.2f s, peak RSS %.1f MiB",
-		sd.Name, rep, counts[0], counts[1], counts[2], end.Sub(start).Round(time.Millisecond),
+	r.Res.Add(id+"-conv", sd.Idx, conv)
+	r.Res.Add(id+"-cpu", sd.Idx, Value{V: plugCPU})
+	r.Res.Add(id+"-ctl-cpu", sd.Idx, Value{V: ctl1 - ctl0})
+	r.Res.Add(id+"-total-cpu", sd.Idx, Value{V: ctl1 - ctl0 + sc1 - sc0})
+	r.Res.Add(id+"-rss", sd.Idx, Value{V: mib(mem.HWM)})
+	r.Logf("%s %s rep %d: %d creates, %d updates, %d deletes in %v (%.0f ops/s); converged %s after the last; plugger CPU %.2f s, ovn-controller %.2f s, peak RSS %.1f MiB",
+		sd.Name, id, rep, counts[0], counts[1], counts[2], end.Sub(start).Round(time.Millisecond),
 		float64(c.ChurnOps)/end.Sub(start).Seconds(), FormatValue(conv, "ms"), plugCPU, ctl1-ctl0, mib(mem.HWM))
 	if sd.Idx == B {
 		passes := r.sidecarMetric(sd, "ovn_vif_sidecar_reconcile_duration_seconds_count") - passes0
 		passSecs := r.sidecarMetric(sd, "ovn_vif_sidecar_reconcile_duration_seconds_sum") - passSecs0
 		txns := r.sidecarMetric(sd, "ovn_vif_sidecar_transaction_duration_seconds_count")
-		r.note(fmt.Sprintf("churn rep %d: the sidecar ran %.0f reconcile passes (%.1f per NB operation) taking %.2f s in all (%.2f ms each, transactions included); %.0f OVS transactions since its last start.",
-			rep, passes, passes/float64(c.ChurnOps), passSecs, 1000*passSecs/max(passes, 1), txns))
+		r.note(fmt.Sprintf("%s rep %d: the sidecar ran %.0f reconcile passes (%.1f per NB operation) taking %.2f s in all (%.2f ms each, transactions included); %.0f OVS transactions since its last start.",
+			id, rep, passes, passes/float64(c.ChurnOps), passSecs, 1000*passSecs/max(passes, 1), txns))
 	}
 	if conv.Capped {
 		r.fatalf(sd, "churn: OVS did not match NB %v after the last operation", c.Cap)
