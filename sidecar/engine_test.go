@@ -47,9 +47,11 @@ func TestEngineExitLeavesPortsAndRestartWritesNothing(t *testing.T) {
 	updates := 0
 	m.ovs.Cache().AddEventHandler(&countingHandler{n: &updates})
 	e, _ := m.startEngine(t)
-	// Let the restarted engine do a full pass and then some.
+	// The restarted engine records every port's status at the end of
+	// its first full pass, after any write it makes; the fence then
+	// proves the counter has seen every change made until then.
 	waitFor(t, "status after restart", 10*time.Second, func() bool { return len(e.Ports()) == len(ports) })
-	time.Sleep(300 * time.Millisecond)
+	ovsFence(t, m)
 	if updates != 0 {
 		t.Fatalf("restart with everything correct made %d OVS row changes, want 0", updates)
 	}
