@@ -2,9 +2,11 @@ package sidecar
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 )
 
@@ -88,5 +90,36 @@ func BenchmarkReconcile1000Steady(b *testing.B) {
 		for e.passes.Load() == before {
 			time.Sleep(20 * time.Microsecond)
 		}
+	}
+}
+
+// BenchmarkIndexPlugBeside5000 applies one plug's row events (Interface,
+// Port, and the Bridge.ports update listing every port) to an index
+// holding 5000 plugged ports: the handler's cost per plug must not grow
+// quadratically with the ports plugged.
+func BenchmarkIndexPlugBeside5000(b *testing.B) {
+	x := newOVSIndex()
+	h := x.handler(func(indexChange) {})
+	br := &vswitch.Bridge{UUID: "br", Name: "br-int"}
+	h.OnAdd(vswitch.BridgeTable, br)
+	for i := range 5000 {
+		iu, pu := fmt.Sprintf("i%d", i), fmt.Sprintf("p%d", i)
+		h.OnAdd(vswitch.InterfaceTable, &vswitch.Interface{UUID: iu, Name: iu, ExternalIDs: map[string]string{ExtIfaceID: iu, ExtOvnPlugged: "dummy"}})
+		h.OnAdd(vswitch.PortTable, &vswitch.Port{UUID: pu, Name: iu, Interfaces: []string{iu}})
+		br.Ports = append(br.Ports, pu)
+	}
+	h.OnUpdate(vswitch.BridgeTable, &vswitch.Bridge{UUID: "br", Name: "br-int"}, br)
+	b.ReportAllocs()
+	for b.Loop() {
+		ifc := &vswitch.Interface{UUID: "new", Name: "new", ExternalIDs: map[string]string{ExtIfaceID: "new", ExtOvnPlugged: "dummy"}}
+		port := &vswitch.Port{UUID: "pnew", Name: "new", Interfaces: []string{"new"}}
+		h.OnAdd(vswitch.InterfaceTable, ifc)
+		h.OnAdd(vswitch.PortTable, port)
+		with := &vswitch.Bridge{UUID: "br", Name: "br-int", Ports: append(slices.Clone(br.Ports), "pnew")}
+		h.OnUpdate(vswitch.BridgeTable, br, with)
+		// and the unplug
+		h.OnUpdate(vswitch.BridgeTable, with, br)
+		h.OnDelete(vswitch.PortTable, port)
+		h.OnDelete(vswitch.InterfaceTable, ifc)
 	}
 }

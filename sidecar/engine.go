@@ -84,6 +84,8 @@ type Engine struct {
 	// wantedNames maps interface names providers asked for to their
 	// logical port, so a conflicting interface's removal wakes the port.
 	wantedNames map[string]string
+	// wantedNamesKept is wantedNames' size after its last pruning.
+	wantedNamesKept int
 
 	// identityRead is set once the Open_vSwitch row was read, so the SB
 	// connection does not report a missing chassis name before that.

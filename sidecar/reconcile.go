@@ -400,13 +400,16 @@ func (e *Engine) rememberWantedNames(creates map[string]*prepared) {
 			e.wantedNames[p.out.Name] = k
 		}
 	}
-	// Bound the map: drop names of ports that are gone.
-	if len(e.wantedNames) > 4*len(creates)+4096 {
+	// Bound the map: drop names of ports that are gone, whenever it has
+	// doubled since the last time, so a pass costs O(its keys) on average
+	// however many ports are plugged.
+	if len(e.wantedNames) > max(4096, 2*e.wantedNamesKept) {
 		for name, k := range e.wantedNames {
 			if _, ok := creates[k]; !ok && e.status.get(k) == nil {
 				delete(e.wantedNames, name)
 			}
 		}
+		e.wantedNamesKept = len(e.wantedNames)
 	}
 }
 
