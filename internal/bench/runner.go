@@ -208,13 +208,16 @@ func (r *Runner) Run() {
 	if r.enabled("churn-others") && r.Cfg.ChurnOthers > 0 {
 		r.churnOthers(r.Sides[B])
 	}
-	if r.enabled("big") && r.Cfg.BigBulkPorts > 0 {
-		r.big(r.Sides[B])
-	}
-	// Last, because its final unplug leaves ovs-vswitchd removing 1000
-	// tap devices for ~20 s, which nothing needs to wait for at the end.
 	if r.needB() {
 		r.restartScaleGateB()
+	}
+	// Last: its unplug leaves ovs-vswitchd removing 10,000 tap devices for
+	// minutes, which would stall whatever came after. It starts once
+	// ovs-vswitchd has finished with the gate run's 1000.
+	if r.enabled("big") && r.Cfg.BigBulkPorts > 0 {
+		sd := r.Sides[B]
+		r.waitIdle(sd.S.Vswitchd.PID(), time.Second, 2*time.Minute)
+		r.big(sd)
 	}
 	r.ratioNotes()
 	if r.Cfg.SaveLogs {
