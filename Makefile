@@ -82,7 +82,7 @@ sandbox: deps build
 # Side-by-side benchmarks on two fresh stacks: (A) ovn-controller
 # --enable-dummy-vif-plug, (B) ovn-controller plus the sidecar, and the
 # engine's Go benchmarks. Prints the table and writes it as Markdown to
-# BENCH_MD; takes under 10 minutes on 2 cores. BENCH_ARGS=-quick for a
+# BENCH_MD; takes about 12 minutes on 2 cores. BENCH_ARGS=-quick for a
 # small run; `go run ./cmd/bench -help` lists the knobs.
 # docs/performance.md explains the figures.
 BENCH_MD   ?= bin/bench.md
