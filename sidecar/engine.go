@@ -173,6 +173,7 @@ func New(cfg Config) (*Engine, error) {
 	e.ovsBarrier = newUpdateBarrier(vswitch.SSLTable, func(uuid string) model.Model { return &vswitch.SSL{UUID: uuid} })
 	e.ovs.handler = func() cache.EventHandler { return e.ovsBarrier.wrap(e.ovsHandler()) }
 	e.ovs.onUp = func() {
+		e.writer.warm(context.Background())
 		e.refreshIdentity()
 		e.q.AddAll()
 	}

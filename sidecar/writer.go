@@ -70,6 +70,24 @@ func (w *writer) lost(cl client.Client, err error) bool {
 	return true
 }
 
+// warm connects ahead of the first transaction, replacing a connection
+// that died, so that a transaction is sent at once and not after a
+// connect (which stalls while the server does).
+func (w *writer) warm(ctx context.Context) {
+	w.mu.Lock()
+	cl := w.cl
+	w.mu.Unlock()
+	if cl != nil && cl.Connected() {
+		return
+	}
+	if cl != nil {
+		w.lost(cl, client.ErrNotConnected)
+	}
+	if _, err := w.client(ctx); err != nil {
+		w.logger.V(2).Info("Writer connection not ready; it connects on the next transaction", "err", err)
+	}
+}
+
 func (w *writer) client(ctx context.Context) (client.Client, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

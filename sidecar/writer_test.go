@@ -71,3 +71,30 @@ func TestWriterCommitsAndReconnects(t *testing.T) {
 		t.Error("the writer kept the dead connection")
 	}
 }
+
+// TestWriterWarm: warm connects ahead of the first transaction and
+// replaces a connection that died.
+func TestWriterWarm(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "db.sock")
+	startOVSServer(t, sock)
+	cm, err := vswitch.FullDatabaseModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWriter("unix:"+sock, cm)
+	defer w.close()
+	w.warm(context.Background())
+	first := w.cl
+	if first == nil || !first.Connected() {
+		t.Fatal("warm did not connect")
+	}
+	w.warm(context.Background())
+	if w.cl != first {
+		t.Error("warm replaced a live connection")
+	}
+	first.Close()
+	w.warm(context.Background())
+	if w.cl == first || w.cl == nil || !w.cl.Connected() {
+		t.Error("warm kept a dead connection")
+	}
+}
