@@ -39,6 +39,9 @@ type dbConn struct {
 	// is lost. Both run on the connection's goroutine.
 	onUp   func()
 	onDown func()
+	// beforeUp runs with the new dump in the cache, before the connection
+	// counts as synced (so before any pass can read it).
+	beforeUp func(tc *cache.TableCache)
 
 	metrics prometheus.Registerer
 	// clustered names the database whose cluster membership is checked
@@ -424,8 +427,11 @@ func (c *dbConn) checkServer(ctx context.Context, endpoint string, tlsCfg *tls.C
 	})
 }
 
-// up marks cl synced and runs onUp.
+// up runs beforeUp, marks cl synced and runs onUp.
 func (c *dbConn) up(cl client.Client, msg string, kv ...any) {
+	if c.beforeUp != nil {
+		c.beforeUp(cl.Cache())
+	}
 	c.mu.Lock()
 	c.cl, c.tc, c.synced, c.lastErr, c.syncedAt, c.causes = cl, cl.Cache(), true, nil, time.Now(), nil
 	c.mu.Unlock()

@@ -187,6 +187,14 @@ func New(cfg Config) (*Engine, error) {
 	e.sb.monitor = e.sbMonitor
 	e.sbBarrier = newUpdateBarrier(sb.SSLTable, func(uuid string) model.Model { return &sb.SSL{UUID: uuid} })
 	e.sb.handler = func() cache.EventHandler { return e.sbBarrier.wrap(e.sbHandler()) }
+	e.sb.beforeUp = func(tc *cache.TableCache) {
+		// After a reconnect the cache is the truth: the index may hold
+		// bindings deleted meanwhile (see sbIndex.rebuild).
+		if tc != nil {
+			e.sbBarrier.wait(tc)
+			e.sbIdx.rebuild(tc)
+		}
+	}
 	e.sb.onUp = func() {
 		e.q.AddAll()
 	}

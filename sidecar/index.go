@@ -423,6 +423,24 @@ func (x *sbIndex) handler(react func(lports []string, chassis bool)) cache.Event
 	}
 }
 
+// rebuild replaces the index with the cache's bindings. libovsdb's own
+// reconnect (used for a clustered SB, so the monitor can resume) purges
+// the cache without delete events when the server sends a full dump:
+// a binding deleted while disconnected would otherwise stay in the index.
+// Call it once the handler has seen every event queued before (the
+// barrier); the lock keeps an event from landing between the read and
+// the swap (a later event re-applies what the read already saw).
+func (x *sbIndex) rebuild(tc *cache.TableCache) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	m := map[string]*sb.PortBinding{}
+	for _, r := range tc.Table(sb.PortBindingTable).RowsShallow() {
+		pb := r.(*sb.PortBinding)
+		m[pb.LogicalPort] = pb
+	}
+	x.bindings = m
+}
+
 func bindingOf(pb *sb.PortBinding) Binding {
 	b := Binding{LogicalPort: pb.LogicalPort, Type: pb.Type, Options: pb.Options}
 	if pb.ParentPort != nil {

@@ -3,7 +3,9 @@ package sidecar
 import (
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 )
 
@@ -94,5 +96,28 @@ func TestOVSIndexFollowsRowsAndReportsOnlyWhatThePlanReads(t *testing.T) {
 	h2.OnDelete(vswitch.InterfaceTable, ifc)
 	if c := take(); len(c) != 1 {
 		t.Errorf("delete reported %+v", c)
+	}
+}
+
+// TestSBIndexRebuildDropsWhatThePurgeHid: libovsdb purges a reconnected
+// cache without delete events; the rebuild makes the index the cache's.
+func TestSBIndexRebuildDropsWhatThePurgeHid(t *testing.T) {
+	m := newMemStack(t)
+	m.addBindings(t, []string{"live"}, nil)
+	waitFor(t, "the binding in the test client's cache", 5*time.Second, func() bool {
+		return m.sb.Cache().Table(sb.PortBindingTable).Len() == 1
+	})
+	x := newSBIndex()
+	h := x.handler(func([]string, bool) {})
+	h.OnAdd(sb.PortBindingTable, &sb.PortBinding{UUID: "gone", LogicalPort: "deleted-while-away"})
+	if _, ok := x.Binding("deleted-while-away"); !ok {
+		t.Fatal("handler did not index the binding")
+	}
+	x.rebuild(m.sb.Cache())
+	if _, ok := x.Binding("deleted-while-away"); ok {
+		t.Error("a binding the cache no longer has survived the rebuild")
+	}
+	if _, ok := x.Binding("live"); !ok {
+		t.Error("the cache's binding is missing after the rebuild")
 	}
 }
