@@ -1449,7 +1449,7 @@ func sortedKeys[V any](m map[string]V) []string {
 const (
 	operationsDoc = "../docs/operations.md"
 	metricsSource = "../sidecar/metrics.go"
-	statesSource  = "../sidecar/plan.go"
+	statesSource  = "../sidecar/plan/plan.go"
 )
 
 func TestOperationsDoc(t *testing.T) {

@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"fmt"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 	"hash/fnv"
 	"maps"
 	"slices"
@@ -29,7 +30,7 @@ type streak struct {
 	writes  int
 	backoff time.Duration
 	until   time.Time // no write before this
-	last    Op
+	last    plan.Op
 }
 
 type convergenceGuard struct {
@@ -52,7 +53,7 @@ type blocked struct {
 // admit splits the planned actions into those that may be written and
 // the ports held back. planned are every key the plan considered: a key
 // planned with no action has converged and its streak ends.
-func (g *convergenceGuard) admit(planned []string, actions []Action, inputs func(string) uint64, now time.Time) ([]Action, map[string]blocked) {
+func (g *convergenceGuard) admit(planned []string, actions []plan.Action, inputs func(string) uint64, now time.Time) ([]plan.Action, map[string]blocked) {
 	withAction := make(map[string]bool, len(actions))
 	for _, a := range actions {
 		withAction[a.LogicalPort] = true
@@ -97,7 +98,7 @@ func (g *convergenceGuard) admit(planned []string, actions []Action, inputs func
 }
 
 // wrote records a committed write for a port.
-func (g *convergenceGuard) wrote(a Action, inputs uint64) {
+func (g *convergenceGuard) wrote(a plan.Action, inputs uint64) {
 	s := g.ports[a.LogicalPort]
 	if s == nil || s.inputs != inputs {
 		s = &streak{inputs: inputs}
@@ -114,7 +115,7 @@ func (s *streak) reason() string {
 
 // bindingFingerprint identifies what a port's binding asks for, so that
 // a changed request restarts the guard's count.
-func bindingFingerprint(d Desired, considered, awaiting bool) uint64 {
+func bindingFingerprint(d plan.Desired, considered, awaiting bool) uint64 {
 	h := fnv.New64a()
 	w := func(s string) { h.Write([]byte(s)); h.Write([]byte{0}) }
 	switch {

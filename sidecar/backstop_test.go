@@ -14,12 +14,13 @@ import (
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 func TestConvergenceGuard(t *testing.T) {
 	g := newConvergenceGuard()
 	now := time.Unix(1000, 0)
-	plug := []Action{{Op: OpReplug, LogicalPort: "lp1"}, {Op: OpPlug, LogicalPort: "lp2"}}
+	plug := []plan.Action{{Op: plan.OpReplug, LogicalPort: "lp1"}, {Op: plan.OpPlug, LogicalPort: "lp2"}}
 	fp := uint64(7)
 	inputs := func(string) uint64 { return fp }
 	keys := []string{"lp1", "lp2"}
@@ -80,18 +81,18 @@ func TestConvergenceGuard(t *testing.T) {
 }
 
 func TestBindingFingerprint(t *testing.T) {
-	d := Desired{LogicalPort: "lp", PlugType: "dummy", MTURequest: 1400, Options: map[string]string{"a": "1", "b": "2"}}
+	d := plan.Desired{LogicalPort: "lp", PlugType: "dummy", MTURequest: 1400, Options: map[string]string{"a": "1", "b": "2"}}
 	base := bindingFingerprint(d, true, false)
-	if base != bindingFingerprint(Desired{LogicalPort: "lp", PlugType: "dummy", MTURequest: 1400, Options: map[string]string{"b": "2", "a": "1"}}, true, false) {
+	if base != bindingFingerprint(plan.Desired{LogicalPort: "lp", PlugType: "dummy", MTURequest: 1400, Options: map[string]string{"b": "2", "a": "1"}}, true, false) {
 		t.Fatal("fingerprint depends on map order")
 	}
 	for what, other := range map[string]uint64{
-		"mtu":        bindingFingerprint(Desired{PlugType: "dummy", MTURequest: 1500, Options: d.Options}, true, false),
-		"option":     bindingFingerprint(Desired{PlugType: "dummy", MTURequest: 1400, Options: map[string]string{"a": "1", "b": "3"}}, true, false),
-		"key/value":  bindingFingerprint(Desired{PlugType: "dummy", MTURequest: 1400, Options: map[string]string{"a": "1b", "": "2"}}, true, false),
+		"mtu":        bindingFingerprint(plan.Desired{PlugType: "dummy", MTURequest: 1500, Options: d.Options}, true, false),
+		"option":     bindingFingerprint(plan.Desired{PlugType: "dummy", MTURequest: 1400, Options: map[string]string{"a": "1", "b": "3"}}, true, false),
+		"key/value":  bindingFingerprint(plan.Desired{PlugType: "dummy", MTURequest: 1400, Options: map[string]string{"a": "1b", "": "2"}}, true, false),
 		"absent":     bindingFingerprint(d, false, false),
 		"awaiting":   bindingFingerprint(d, false, true),
-		"other type": bindingFingerprint(Desired{PlugType: "dumm", MTURequest: 1400, Options: d.Options}, true, false),
+		"other type": bindingFingerprint(plan.Desired{PlugType: "dumm", MTURequest: 1400, Options: d.Options}, true, false),
 	} {
 		if other == base {
 			t.Errorf("fingerprint ignores %s", what)
@@ -100,18 +101,18 @@ func TestBindingFingerprint(t *testing.T) {
 }
 
 func TestClip(t *testing.T) {
-	if got := clip("lsp1"); got != "lsp1" {
-		t.Fatalf("clip(short) = %q", got)
+	if got := plan.Clip("lsp1"); got != "lsp1" {
+		t.Fatalf("plan.Clip(short) = %q", got)
 	}
 	long := strings.Repeat("é", 40000) // 80,000 bytes
-	got := clip(long)
-	if len(got) > maxEcho+40 || !strings.HasSuffix(got, "…[79488 more bytes cut]") || !strings.HasPrefix(long, strings.TrimSuffix(got, "…[79488 more bytes cut]")) {
-		t.Fatalf("clip(80 kB) = %d bytes ending %q", len(got), got[len(got)-30:])
+	got := plan.Clip(long)
+	if len(got) > plan.MaxEcho+40 || !strings.HasSuffix(got, "…[79488 more bytes cut]") || !strings.HasPrefix(long, strings.TrimSuffix(got, "…[79488 more bytes cut]")) {
+		t.Fatalf("plan.Clip(80 kB) = %d bytes ending %q", len(got), got[len(got)-30:])
 	}
-	odd := "x" + long // byte maxEcho falls inside a character
-	got = clip(odd)
+	odd := "x" + long // byte plan.MaxEcho falls inside a character
+	got = plan.Clip(odd)
 	kept, _, _ := strings.Cut(got, "…[")
-	if !utf8.ValidString(got) || !strings.HasPrefix(odd, kept) || len(kept) != maxEcho-1 ||
+	if !utf8.ValidString(got) || !strings.HasPrefix(odd, kept) || len(kept) != plan.MaxEcho-1 ||
 		!strings.HasSuffix(got, fmt.Sprintf("…[%d more bytes cut]", len(odd)-len(kept))) {
 		t.Fatalf("clip on a character boundary kept %d bytes: %q", len(kept), got[len(got)-30:])
 	}
@@ -155,10 +156,10 @@ func TestBackstopStopsANonConvergingPort(t *testing.T) {
 	m.ovs.Cache().AddEventHandler(counter)
 	rowChanges := func() int { counter.mu.Lock(); defer counter.mu.Unlock(); return changes }
 
-	m.addBindings(t, []string{"lp-flip"}, map[string]string{OptPlugType: "flip"})
+	m.addBindings(t, []string{"lp-flip"}, map[string]string{plan.OptPlugType: "flip"})
 	waitFor(t, "port in error: not converging", 10*time.Second, func() bool {
 		st := e.status.get("lp-flip")
-		return st != nil && st.State == StateError && strings.HasPrefix(st.Reason, "not converging: ")
+		return st != nil && st.State == plan.StateError && strings.HasPrefix(st.Reason, "not converging: ")
 	})
 	if n := counterValue(t, prom, Namespace+"_not_converging_total"); n != 1 {
 		t.Fatalf("not_converging_total = %v, want 1", n)
@@ -174,11 +175,11 @@ func TestBackstopStopsANonConvergingPort(t *testing.T) {
 	// It recovers by itself when its binding changes and the provider
 	// answers the same again.
 	prov.steady.Store(true)
-	pb := &sb.PortBinding{Options: map[string]string{OptPlugType: "flip", OptMTURequest: "1400"}}
+	pb := &sb.PortBinding{Options: map[string]string{plan.OptPlugType: "flip", plan.OptMTURequest: "1400"}}
 	mustTransact(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.WhereCache(func(pb *sb.PortBinding) bool { return pb.LogicalPort == "lp-flip" }).Update(pb, &pb.Options))...)
 	waitFor(t, "port plugged after its binding changed", 10*time.Second, func() bool {
 		st := e.status.get("lp-flip")
-		return st != nil && st.State == StatePlugged
+		return st != nil && st.State == plan.StatePlugged
 	})
 }
 

@@ -1,7 +1,8 @@
 // Package sidecar is the engine: the OVS and Southbound connections, the
 // priming gate, the reconcile loop, OVS transactions, status and metrics.
 //
-// Data flows one way: caches → desired state → Plan → transaction →
+// Data flows one way: caches → desired state → plan.Plan (package plan)
+// → transaction →
 // Finish/CtxDestroy → status. Event handlers only enqueue keys (logical
 // port names); a single worker recomputes from the caches.
 package sidecar
@@ -27,6 +28,7 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 // Config is the engine's configuration. Empty SBRemote, Chassis and Bridge
@@ -57,8 +59,6 @@ const DefaultBridge = "br-int"
 // noChassisUUID matches no row; it is the Port_Binding monitor condition
 // until the chassis row is known.
 const noChassisUUID = "00000000-0000-0000-0000-000000000000"
-
-var errPrepareTimeout = errors.New("provider Prepare timed out")
 
 // Engine plugs and unplugs ports. Create it with New and start it with Run.
 type Engine struct {
@@ -381,10 +381,10 @@ func (e *Engine) sbMonitor(cl client.Client) *client.Monitor {
 	// than taken for gone (see AwaitingResolution).
 	pbConds := []model.Condition{
 		{Field: &pb.RequestedChassis, Function: ovsdb.ConditionEqual, Value: &cond},
-		{Field: &pb.Options, Function: ovsdb.ConditionIncludes, Value: map[string]string{OptRequestedChassis: name}},
+		{Field: &pb.Options, Function: ovsdb.ConditionIncludes, Value: map[string]string{plan.OptRequestedChassis: name}},
 	}
 	if hostname != "" && hostname != name {
-		pbConds = append(pbConds, model.Condition{Field: &pb.Options, Function: ovsdb.ConditionIncludes, Value: map[string]string{OptRequestedChassis: hostname}})
+		pbConds = append(pbConds, model.Condition{Field: &pb.Options, Function: ovsdb.ConditionIncludes, Value: map[string]string{plan.OptRequestedChassis: hostname}})
 	}
 	return cl.NewMonitor(
 		client.WithConditionalTable(ch, []model.Condition{{Field: &ch.Name, Function: ovsdb.ConditionEqual, Value: name}}, &ch.Name, &ch.Hostname),

@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 	"testing"
 	"time"
 )
@@ -9,7 +10,7 @@ func TestEnginePlugsAndUnplugsInBulk(t *testing.T) {
 	m := newMemStack(t)
 	e, _ := m.startEngine(t)
 	ports := names("lsp", 300)
-	m.addBindings(t, ports, map[string]string{OptMTURequest: "1400"})
+	m.addBindings(t, ports, map[string]string{plan.OptMTURequest: "1400"})
 	waitFor(t, "all ports plugged", 20*time.Second, func() bool { return len(m.plugged()) == len(ports) })
 	for _, p := range ports {
 		i := m.plugged()[p]
@@ -20,7 +21,7 @@ func TestEnginePlugsAndUnplugsInBulk(t *testing.T) {
 	waitFor(t, "status plugged", 5*time.Second, func() bool {
 		n := 0
 		for _, s := range e.Ports() {
-			if s.State == StatePlugged {
+			if s.State == plan.StatePlugged {
 				n++
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -42,8 +43,8 @@ func TestGaugesFollowTransitions(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	e := &Engine{status: newStatusStore(), metrics: NewMetrics(reg)}
 	now := time.Now()
-	set := func(k string, st State, c Cause) {
-		e.status.set(Outcome{LogicalPort: k, Provider: "dummy", State: st, Cause: c}, now)
+	set := func(k string, st plan.State, c plan.Cause) {
+		e.status.set(plan.Outcome{LogicalPort: k, Provider: "dummy", State: st, Cause: c}, now)
 		e.updateGauges()
 	}
 	check := func(want map[string]float64) {
@@ -61,9 +62,9 @@ func TestGaugesFollowTransitions(t *testing.T) {
 		}
 	}
 	const ns = Namespace + "_"
-	set("a", StatePending, CauseNoAnswer)
-	set("b", StatePending, CauseNotReady)
-	set("c", StatePlugged, CauseNone)
+	set("a", plan.StatePending, plan.CauseNoAnswer)
+	set("b", plan.StatePending, plan.CauseNotReady)
+	set("c", plan.StatePlugged, plan.CauseNone)
 	check(map[string]float64{
 		ns + "pending_ports{provider=dummy,reason=no_answer}": 1,
 		ns + "pending_ports{provider=dummy,reason=not_ready}": 1,
@@ -72,8 +73,8 @@ func TestGaugesFollowTransitions(t *testing.T) {
 		ns + "plugged_ports{provider=dummy}":                  1,
 	})
 
-	set("a", StatePlugged, CauseNone)
-	set("b", StatePending, CausePrepareTimeout) // same state, another class
+	set("a", plan.StatePlugged, plan.CauseNone)
+	set("b", plan.StatePending, plan.CausePrepareTimeout) // same state, another class
 	check(map[string]float64{
 		ns + "pending_ports{provider=dummy,reason=prepare_timeout}": 1,
 		ns + "ports{provider=dummy,state=pending}":                  1,
@@ -81,8 +82,8 @@ func TestGaugesFollowTransitions(t *testing.T) {
 		ns + "plugged_ports{provider=dummy}":                        2,
 	})
 
-	set("a", StateGone, CauseUnplugged)
-	set("b", StateGone, CauseUnplugged)
-	set("c", StateGone, CauseUnplugged)
+	set("a", plan.StateGone, plan.CauseUnplugged)
+	set("b", plan.StateGone, plan.CauseUnplugged)
+	set("c", plan.StateGone, plan.CauseUnplugged)
 	check(map[string]float64{})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 // ovsIndex mirrors the local OVS database in the shape the engine looks
@@ -135,7 +136,7 @@ func sameIdentity(a, b map[string]string) bool {
 func (x *ovsIndex) applyIface(o, n *vswitch.Interface) indexChange {
 	var ch indexChange
 	if o != nil {
-		if id := o.ExternalIDs[ExtIfaceID]; id != "" {
+		if id := o.ExternalIDs[plan.ExtIfaceID]; id != "" {
 			x.byID[id] = slices.DeleteFunc(x.byID[id], func(u string) bool { return u == o.UUID })
 			if len(x.byID[id]) == 0 {
 				delete(x.byID, id)
@@ -148,7 +149,7 @@ func (x *ovsIndex) applyIface(o, n *vswitch.Interface) indexChange {
 	}
 	if n != nil {
 		x.ifaces[n.UUID] = n
-		if id := n.ExternalIDs[ExtIfaceID]; id != "" {
+		if id := n.ExternalIDs[plan.ExtIfaceID]; id != "" {
 			ids := x.byID[id]
 			if i, found := slices.BinarySearch(ids, n.UUID); !found {
 				x.byID[id] = slices.Insert(ids, i, n.UUID)
@@ -161,7 +162,7 @@ func (x *ovsIndex) applyIface(o, n *vswitch.Interface) indexChange {
 	}
 	for _, i := range []*vswitch.Interface{o, n} {
 		if i != nil {
-			ch.ifaceIDs = appendNonEmpty(ch.ifaceIDs, i.ExternalIDs[ExtIfaceID])
+			ch.ifaceIDs = appendNonEmpty(ch.ifaceIDs, i.ExternalIDs[plan.ExtIfaceID])
 			ch.names = appendNonEmpty(ch.names, i.Name)
 		}
 	}
@@ -172,8 +173,8 @@ func (x *ovsIndex) applyIface(o, n *vswitch.Interface) indexChange {
 // same to the plan.
 func sameIfaceForPlan(a, b *vswitch.Interface) bool {
 	return a.Name == b.Name && a.Type == b.Type &&
-		a.ExternalIDs[ExtIfaceID] == b.ExternalIDs[ExtIfaceID] &&
-		a.ExternalIDs[ExtOvnPlugged] == b.ExternalIDs[ExtOvnPlugged] &&
+		a.ExternalIDs[plan.ExtIfaceID] == b.ExternalIDs[plan.ExtIfaceID] &&
+		a.ExternalIDs[plan.ExtOvnPlugged] == b.ExternalIDs[plan.ExtOvnPlugged] &&
 		maps.Equal(a.Options, b.Options) && sameIntPtr(a.MTURequest, b.MTURequest) &&
 		sameStringPtr(a.Error, b.Error)
 }
@@ -243,7 +244,7 @@ func (x *ovsIndex) applyBridge(o, n *vswitch.Bridge) indexChange {
 
 func (x *ovsIndex) ifaceID(uuid string) string {
 	if i := x.ifaces[uuid]; i != nil {
-		return i.ExternalIDs[ExtIfaceID]
+		return i.ExternalIDs[plan.ExtIfaceID]
 	}
 	return ""
 }
@@ -262,12 +263,12 @@ func (x *ovsIndex) appendPortIfaceIDs(ids []string, port string) []string {
 }
 
 // iface builds the plan's view of one Interface; x.mu is held.
-func (x *ovsIndex) iface(uuid string) (Iface, bool) {
+func (x *ovsIndex) iface(uuid string) (plan.Iface, bool) {
 	row := x.ifaces[uuid]
 	if row == nil {
-		return Iface{}, false
+		return plan.Iface{}, false
 	}
-	it := Iface{UUID: uuid, Name: row.Name, Type: row.Type, Options: row.Options, ExternalIDs: row.ExternalIDs, MTURequest: row.MTURequest}
+	it := plan.Iface{UUID: uuid, Name: row.Name, Type: row.Type, Options: row.Options, ExternalIDs: row.ExternalIDs, MTURequest: row.MTURequest}
 	if row.Error != nil {
 		it.Error = *row.Error
 	}
@@ -285,10 +286,10 @@ func (x *ovsIndex) iface(uuid string) (Iface, bool) {
 type ovsView struct{ x *ovsIndex }
 
 // IfacesWithID returns the interfaces carrying iface-id id, by UUID.
-func (v ovsView) IfacesWithID(id string) []Iface {
+func (v ovsView) IfacesWithID(id string) []plan.Iface {
 	v.x.mu.RLock()
 	defer v.x.mu.RUnlock()
-	var out []Iface
+	var out []plan.Iface
 	for _, u := range v.x.byID[id] {
 		if it, ok := v.x.iface(u); ok {
 			out = append(out, it)
@@ -298,7 +299,7 @@ func (v ovsView) IfacesWithID(id string) []Iface {
 }
 
 // Ours returns the first ovn-plugged interface for iface-id id.
-func (v ovsView) Ours(id string) *Iface {
+func (v ovsView) Ours(id string) *plan.Iface {
 	for _, it := range v.IfacesWithID(id) {
 		if it.Ours() {
 			return &it
@@ -308,14 +309,14 @@ func (v ovsView) Ours(id string) *Iface {
 }
 
 // Named returns the interface named name.
-func (v ovsView) Named(name string) (Iface, bool) {
+func (v ovsView) Named(name string) (plan.Iface, bool) {
 	v.x.mu.RLock()
 	defer v.x.mu.RUnlock()
 	return v.x.iface(v.x.byName[name])
 }
 
 // ByUUID returns one interface.
-func (v ovsView) ByUUID(uuid string) (Iface, bool) {
+func (v ovsView) ByUUID(uuid string) (plan.Iface, bool) {
 	v.x.mu.RLock()
 	defer v.x.mu.RUnlock()
 	return v.x.iface(uuid)
@@ -346,7 +347,7 @@ func (v ovsView) OursIDs(f func(id, pluggedBy string)) {
 	v.x.mu.RLock()
 	defer v.x.mu.RUnlock()
 	for _, row := range v.x.ifaces {
-		id, by := row.ExternalIDs[ExtIfaceID], row.ExternalIDs[ExtOvnPlugged]
+		id, by := row.ExternalIDs[plan.ExtIfaceID], row.ExternalIDs[plan.ExtOvnPlugged]
 		if id != "" && by != "" {
 			f(id, by)
 		}
@@ -441,8 +442,8 @@ func (x *sbIndex) rebuild(tc *cache.TableCache) {
 	x.bindings = m
 }
 
-func bindingOf(pb *sb.PortBinding) Binding {
-	b := Binding{LogicalPort: pb.LogicalPort, Type: pb.Type, Options: pb.Options}
+func bindingOf(pb *sb.PortBinding) plan.Binding {
+	b := plan.Binding{LogicalPort: pb.LogicalPort, Type: pb.Type, Options: pb.Options}
 	if pb.ParentPort != nil {
 		b.ParentPort = *pb.ParentPort
 	}
@@ -453,18 +454,18 @@ func bindingOf(pb *sb.PortBinding) Binding {
 }
 
 // Binding returns the binding of one logical port.
-func (x *sbIndex) Binding(lport string) (Binding, bool) {
+func (x *sbIndex) Binding(lport string) (plan.Binding, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	pb := x.bindings[lport]
 	if pb == nil {
-		return Binding{}, false
+		return plan.Binding{}, false
 	}
 	return bindingOf(pb), true
 }
 
 // Each calls f for every binding (full passes only).
-func (x *sbIndex) Each(f func(Binding)) {
+func (x *sbIndex) Each(f func(plan.Binding)) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	for _, pb := range x.bindings {

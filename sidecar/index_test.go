@@ -7,6 +7,7 @@ import (
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 func TestOVSIndexFollowsRowsAndReportsOnlyWhatThePlanReads(t *testing.T) {
@@ -15,7 +16,7 @@ func TestOVSIndexFollowsRowsAndReportsOnlyWhatThePlanReads(t *testing.T) {
 	h := x.handler(func(c indexChange) { got = append(got, c) })
 	take := func() []indexChange { c := got; got = nil; return c }
 
-	ifc := &vswitch.Interface{UUID: "i1", Name: "lsp1", Type: "internal", ExternalIDs: map[string]string{ExtIfaceID: "lsp1", ExtOvnPlugged: "dummy"}}
+	ifc := &vswitch.Interface{UUID: "i1", Name: "lsp1", Type: "internal", ExternalIDs: map[string]string{plan.ExtIfaceID: "lsp1", plan.ExtOvnPlugged: "dummy"}}
 	h.OnAdd(vswitch.InterfaceTable, ifc)
 	h.OnAdd(vswitch.PortTable, &vswitch.Port{UUID: "p1", Name: "lsp1", Interfaces: []string{"i1"}})
 	br := &vswitch.Bridge{UUID: "b1", Name: "br-int"}
@@ -39,7 +40,7 @@ func TestOVSIndexFollowsRowsAndReportsOnlyWhatThePlanReads(t *testing.T) {
 
 	// ovn-controller marking the interface installed: nothing to do.
 	installed := *ifc
-	installed.ExternalIDs = map[string]string{ExtIfaceID: "lsp1", ExtOvnPlugged: "dummy", "ovn-installed": "true"}
+	installed.ExternalIDs = map[string]string{plan.ExtIfaceID: "lsp1", plan.ExtOvnPlugged: "dummy", "ovn-installed": "true"}
 	h.OnUpdate(vswitch.InterfaceTable, ifc, &installed)
 	if c := take(); len(c) != 0 {
 		t.Errorf("an ovn-installed update reported %+v", c)
@@ -54,7 +55,7 @@ func TestOVSIndexFollowsRowsAndReportsOnlyWhatThePlanReads(t *testing.T) {
 	}
 
 	// Another port joining the bridge reports only that port's interface.
-	h.OnAdd(vswitch.InterfaceTable, &vswitch.Interface{UUID: "i2", Name: "x", ExternalIDs: map[string]string{ExtIfaceID: "other"}})
+	h.OnAdd(vswitch.InterfaceTable, &vswitch.Interface{UUID: "i2", Name: "x", ExternalIDs: map[string]string{plan.ExtIfaceID: "other"}})
 	h.OnAdd(vswitch.PortTable, &vswitch.Port{UUID: "p2", Name: "x", Interfaces: []string{"i2"}})
 	take()
 	br3 := &vswitch.Bridge{UUID: "b1", Name: "br-int", Ports: []string{"p1", "p2"}}
@@ -86,7 +87,7 @@ func TestOVSIndexFollowsRowsAndReportsOnlyWhatThePlanReads(t *testing.T) {
 	// A new connection starts a new generation: the old handler's events
 	// no longer count, and the index starts empty.
 	h2 := x.handler(func(c indexChange) { got = append(got, c) })
-	h.OnAdd(vswitch.InterfaceTable, &vswitch.Interface{UUID: "stale", Name: "stale", ExternalIDs: map[string]string{ExtIfaceID: "stale"}})
+	h.OnAdd(vswitch.InterfaceTable, &vswitch.Interface{UUID: "stale", Name: "stale", ExternalIDs: map[string]string{plan.ExtIfaceID: "stale"}})
 	if _, ok := v.Named("stale"); ok || len(take()) != 0 {
 		t.Error("an event of the previous connection's cache was applied")
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers/dummy"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 // memStack is an in-process OVS and SB pair on libovsdb's in-memory
@@ -127,7 +128,7 @@ func (m *memStack) addBindings(t testing.TB, names []string, opts map[string]str
 	t.Helper()
 	var ops []ovsdb.Operation
 	for i, n := range names {
-		o := map[string]string{OptPlugType: dummy.Type}
+		o := map[string]string{plan.OptPlugType: dummy.Type}
 		for k, v := range opts {
 			o[k] = v
 		}
@@ -166,8 +167,8 @@ func (m *memStack) plugged() map[string]*vswitch.Interface {
 	out := map[string]*vswitch.Interface{}
 	for _, r := range m.ovs.Cache().Table(vswitch.InterfaceTable).RowsShallow() {
 		i := r.(*vswitch.Interface)
-		if i.ExternalIDs[ExtOvnPlugged] != "" {
-			out[i.ExternalIDs[ExtIfaceID]] = i
+		if i.ExternalIDs[plan.ExtOvnPlugged] != "" {
+			out[i.ExternalIDs[plan.ExtIfaceID]] = i
 		}
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 // Namespace prefixes every metric the sidecar exports.
@@ -86,7 +87,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // that appears with it.
 func (m *Metrics) initSeries(types []string) {
 	for _, typ := range types {
-		for _, op := range []Op{OpPlug, OpUpdate, OpUnplug, OpReplug} {
+		for _, op := range []plan.Op{plan.OpPlug, plan.OpUpdate, plan.OpUnplug, plan.OpReplug} {
 			for _, result := range []string{"success", "error"} {
 				m.operations.WithLabelValues(typ, string(op), result)
 			}

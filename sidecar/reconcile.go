@@ -15,6 +15,7 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 // snapshot is a pass's view of both databases: the identity and root rows
@@ -28,7 +29,7 @@ type snapshot struct {
 	ovs        ovsView
 	sb         *sbIndex
 	// bindings are the bindings read so far, by logical port.
-	bindings    map[string]Binding
+	bindings    map[string]plan.Binding
 	chassisUUID string
 	chassisName string
 	hostname    string
@@ -41,7 +42,7 @@ type snapshot struct {
 // identity tracker confirmed for the current SB monitor, nil if none.
 func (e *Engine) takeSnapshot(sbTC *cache.TableCache, ch *sb.Chassis) *snapshot {
 	_, _, bridge := e.id.names()
-	s := &snapshot{bridgeName: bridge, ovs: ovsView{e.ovsIdx}, sb: e.sbIdx, bindings: map[string]Binding{}}
+	s := &snapshot{bridgeName: bridge, ovs: ovsView{e.ovsIdx}, sb: e.sbIdx, bindings: map[string]plan.Binding{}}
 	s.ovsRow, s.bridge = s.ovs.Root(s.bridgeName)
 	if sbTC == nil {
 		return s
@@ -55,7 +56,7 @@ func (e *Engine) takeSnapshot(sbTC *cache.TableCache, ch *sb.Chassis) *snapshot 
 }
 
 // binding reads one logical port's binding into the view.
-func (s *snapshot) binding(k string) (Binding, bool) {
+func (s *snapshot) binding(k string) (plan.Binding, bool) {
 	if b, ok := s.bindings[k]; ok {
 		return b, true
 	}
@@ -126,13 +127,13 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 	if len(keys) == 0 {
 		return
 	}
-	desired := map[string]Desired{}
+	desired := map[string]plan.Desired{}
 	awaiting := map[string]bool{}
 	for _, k := range keys {
 		if bd, ok := snap.binding(k); ok {
-			if d, ok := ConsiderBinding(bd, snap.chassisUUID); ok {
+			if d, ok := plan.ConsiderBinding(bd, snap.chassisUUID); ok {
 				desired[k] = d
-			} else if AwaitingResolution(bd, snap.chassisUUID, snap.chassisName, snap.hostname) {
+			} else if plan.AwaitingResolution(bd, snap.chassisUUID, snap.chassisName, snap.hostname) {
 				awaiting[k] = true
 			}
 		}
@@ -141,12 +142,12 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 		e.q.AddAll() // the chassis changed under us: start over
 		return
 	}
-	in := PlanInput{
+	in := plan.PlanInput{
 		Keys:          keys,
 		Desired:       desired,
 		BridgeUUID:    snap.bridge.UUID,
 		BridgeName:    snap.bridge.Name,
-		Answers:       map[string]Answer{},
+		Answers:       map[string]plan.Answer{},
 		Consent:       map[string]error{},
 		UnplugAllowed: snap.primed,
 		Awaiting:      awaiting,
@@ -154,7 +155,7 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 	creates := e.prepareCreates(ctx, snap, desired)
 	var wanted []string
 	for k, p := range creates {
-		ans := Answer{Out: p.out, Err: p.err}
+		ans := plan.Answer{Out: p.out, Err: p.err}
 		if p.err == nil {
 			ans.Maintained = p.prov.MaintainedIfaceOptions()
 			wanted = append(wanted, p.out.Name)
@@ -162,7 +163,7 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 		in.Answers[k] = ans
 	}
 	in.Ifaces = planIfaces(snap.ovs, keys, wanted)
-	in.Providers = map[string]ProviderState{}
+	in.Providers = map[string]plan.ProviderState{}
 	for _, d := range desired {
 		in.Providers[d.PlugType] = e.providerState(d.PlugType)
 	}
@@ -171,14 +172,14 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 			in.Providers[by] = e.providerState(by)
 		}
 	}
-	res := Plan(in)
+	res := plan.Plan(in)
 	removes := map[string]*prepared{}
 	if len(res.NeedConsent) > 0 {
 		removes = e.prepareRemoves(ctx, snap, res.NeedConsent)
 		for uuid, p := range removes {
 			in.Consent[uuid] = p.err
 		}
-		res = Plan(in)
+		res = plan.Plan(in)
 	}
 
 	e.rememberWantedNames(creates)
@@ -215,8 +216,8 @@ func (e *Engine) selectKeys(b batch, snap *snapshot) []string {
 	}
 	all := b.all
 	if all || len(wantType) > 0 {
-		snap.sb.Each(func(bd Binding) {
-			if all || wantType[bd.Options[OptPlugType]] {
+		snap.sb.Each(func(bd plan.Binding) {
+			if all || wantType[bd.Options[plan.OptPlugType]] {
 				set[bd.LogicalPort] = struct{}{}
 			}
 		})
@@ -249,8 +250,8 @@ func (e *Engine) selectKeys(b batch, snap *snapshot) []string {
 // planIfaces gathers the interfaces the plan looks at for these keys:
 // those carrying their iface-ids, and those holding the names the
 // providers asked for (a conflict, or the key's own interface).
-func planIfaces(v ovsView, keys, names []string) []Iface {
-	var out []Iface
+func planIfaces(v ovsView, keys, names []string) []plan.Iface {
+	var out []plan.Iface
 	seen := map[string]bool{}
 	for _, k := range keys {
 		for _, it := range v.IfacesWithID(k) {
@@ -269,20 +270,20 @@ func planIfaces(v ovsView, keys, names []string) []Iface {
 	return out
 }
 
-func (e *Engine) providerState(typ string) ProviderState {
+func (e *Engine) providerState(typ string) plan.ProviderState {
 	if _, err := e.reg.Get(typ); err == nil {
-		return ProviderEnabled
+		return plan.ProviderEnabled
 	}
 	if e.reg.InitError(typ) != nil {
-		return ProviderFailed
+		return plan.ProviderFailed
 	}
 	if _, ok := providers.CompiledProvider(typ); ok {
-		return ProviderDisabled
+		return plan.ProviderDisabled
 	}
-	return ProviderUnknown
+	return plan.ProviderUnknown
 }
 
-func (e *Engine) portIn(op providers.Op, snap *snapshot, lport string, opts map[string]string, iface *Iface) *providers.PortCtxIn {
+func (e *Engine) portIn(op providers.Op, snap *snapshot, lport string, opts map[string]string, iface *plan.Iface) *providers.PortCtxIn {
 	in := &providers.PortCtxIn{Op: op, LportName: lport, LportOptions: maps.Clone(opts), OpenVSwitch: snap.ovsRow, Bridge: snap.bridge}
 	if iface != nil {
 		in.IfaceName, in.IfaceType, in.IfaceOptions = iface.Name, iface.Type, maps.Clone(iface.Options)
@@ -290,7 +291,7 @@ func (e *Engine) portIn(op providers.Op, snap *snapshot, lport string, opts map[
 	return in
 }
 
-func (e *Engine) prepareCreates(ctx context.Context, snap *snapshot, desired map[string]Desired) map[string]*prepared {
+func (e *Engine) prepareCreates(ctx context.Context, snap *snapshot, desired map[string]plan.Desired) map[string]*prepared {
 	calls := map[string]*prepared{}
 	for k, d := range desired {
 		if d.PlugType == "" {
@@ -382,13 +383,13 @@ func (e *Engine) prepareOne(ctx context.Context, key string, c *prepared) error 
 	case <-pctx.Done():
 		e.metrics.prepareDuration.WithLabelValues(typ, op).Observe(time.Since(start).Seconds())
 		e.metrics.prepareTimeouts.WithLabelValues(typ, op).Inc()
-		warnS("Provider Prepare exceeded its deadline; will retry", "provider", typ, "op", op, "key", clip(key), "deadline", e.cfg.PrepareTimeout)
+		warnS("Provider Prepare exceeded its deadline; will retry", "provider", typ, "op", op, "key", plan.Clip(key), "deadline", e.cfg.PrepareTimeout)
 		go func() {
 			if err := <-done; err == nil && out != nil {
 				c.prov.CtxDestroy(c.in, out)
 			}
 		}()
-		return fmt.Errorf("%w after %v", errPrepareTimeout, e.cfg.PrepareTimeout)
+		return fmt.Errorf("%w after %v", plan.ErrPrepareTimeout, e.cfg.PrepareTimeout)
 	}
 }
 

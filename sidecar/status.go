@@ -10,18 +10,19 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 // PortStatus is what operators see for one logical port (GET /ports).
 type PortStatus struct {
-	LogicalPort string    `json:"logical_port"`
-	Provider    string    `json:"provider"`
-	State       State     `json:"state"`
-	Interface   string    `json:"interface"`
-	Reason      string    `json:"reason"`
-	Since       time.Time `json:"since"`
+	LogicalPort string     `json:"logical_port"`
+	Provider    string     `json:"provider"`
+	State       plan.State `json:"state"`
+	Interface   string     `json:"interface"`
+	Reason      string     `json:"reason"`
+	Since       time.Time  `json:"since"`
 	// Cause is Reason as a bounded value, for the metrics.
-	Cause Cause `json:"-"`
+	Cause plan.Cause `json:"-"`
 }
 
 // statusStore holds every port's status and, so that the gauges cost
@@ -39,13 +40,13 @@ type statusStore struct {
 // port the reason class.
 type gaugeKey struct {
 	provider string
-	state    State
+	state    plan.State
 	pending  string
 }
 
 func keyOf(p *PortStatus) gaugeKey {
 	k := gaugeKey{provider: providerLabel(p.Provider), state: p.State}
-	if p.State == StatePending {
+	if p.State == plan.StatePending {
 		k.pending = pendingReasonClass(p.Cause)
 	}
 	return k
@@ -93,13 +94,13 @@ func (s *statusStore) get(k string) *PortStatus {
 
 // set records an outcome, keyed by the full logical port name but with
 // every text clipped; Since moves only when the state changes.
-func (s *statusStore) set(o Outcome, now time.Time) (changed bool) {
+func (s *statusStore) set(o plan.Outcome, now time.Time) (changed bool) {
 	key := o.LogicalPort
 	o = clipOutcome(o)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur := s.ports[key]
-	if o.State == StateGone {
+	if o.State == plan.StateGone {
 		if cur != nil {
 			s.count(cur, -1)
 			delete(s.ports, key)
@@ -156,15 +157,15 @@ const warnEvery = time.Minute
 // record stores the plan's outcomes, folds in transaction failures and
 // ports the convergence guard held back, schedules retries, and logs
 // conflicts at most once a minute per port.
-func (e *Engine) record(res PlanResult, failed map[string]error, held map[string]blocked) {
+func (e *Engine) record(res plan.PlanResult, failed map[string]error, held map[string]blocked) {
 	now := time.Now()
 	for _, o := range res.Outcomes {
 		k := o.LogicalPort
 		if err, ok := failed[k]; ok {
-			o.State, o.Cause, o.Reason = StateError, CauseTxnFailed, "OVS transaction failed: "+err.Error()
+			o.State, o.Cause, o.Reason = plan.StateError, plan.CauseTxnFailed, "OVS transaction failed: "+err.Error()
 		}
 		if h, ok := held[k]; ok {
-			o.State, o.Cause, o.Reason = StateError, CauseNotConverging, h.reason
+			o.State, o.Cause, o.Reason = plan.StateError, plan.CauseNotConverging, h.reason
 			e.status.set(o, now)
 			if h.tripped {
 				e.metrics.notConverging.WithLabelValues(providerLabel(o.Provider)).Inc()
@@ -176,12 +177,12 @@ func (e *Engine) record(res PlanResult, failed map[string]error, held map[string
 		}
 		changed := e.status.set(o, now)
 		switch o.State {
-		case StatePlugged, StateGone:
+		case plan.StatePlugged, plan.StateGone:
 			delete(e.attempts, k)
 			delete(e.warned, k)
 			e.q.Forget(k)
 			continue
-		case StateConflict:
+		case plan.StateConflict:
 			// No retry loop: the conflicting interface's own events wake it.
 			e.warn(k, o, now, "Not plugging logical port: conflict")
 			continue
@@ -190,18 +191,18 @@ func (e *Engine) record(res PlanResult, failed map[string]error, held map[string
 			// Pending is "hardware not there yet", normal; error and
 			// unplug-blocked are refusals an operator must look at.
 			c := clipOutcome(o)
-			if o.State == StatePending {
+			if o.State == plan.StatePending {
 				klog.V(1).InfoS("Logical port not plugged", "lport", c.LogicalPort, "state", o.State, "provider", c.Provider, "reason", c.Reason)
 			} else {
 				warnS("Logical port not plugged", "lport", c.LogicalPort, "state", o.State, "provider", c.Provider, "reason", c.Reason)
 			}
 		}
-		if o.State == StateUnplugBlocked && !e.Primed() {
+		if o.State == plan.StateUnplugBlocked && !e.Primed() {
 			continue // the resync after priming retries it
 		}
 		e.attempts[k]++
 		delay := backoff(e.attempts[k], time.Second, 30*time.Second)
-		if o.State != StatePending {
+		if o.State != plan.StatePending {
 			delay = backoff(e.attempts[k], 5*time.Second, 5*time.Minute)
 		}
 		e.q.AddAfter(k, delay)
@@ -209,7 +210,7 @@ func (e *Engine) record(res PlanResult, failed map[string]error, held map[string
 	e.updateGauges()
 }
 
-func (e *Engine) warn(k string, o Outcome, now time.Time, msg string) {
+func (e *Engine) warn(k string, o plan.Outcome, now time.Time, msg string) {
 	w := e.warned[k]
 	if w.reason == o.Reason && now.Sub(w.at) < warnEvery {
 		return
@@ -232,9 +233,9 @@ func (e *Engine) updateGauges() {
 	for k, n := range counts {
 		byState[[2]string{k.provider, string(k.state)}] += n
 		switch k.state {
-		case StatePlugged:
+		case plan.StatePlugged:
 			plugged[k.provider] += n
-		case StatePending:
+		case plan.StatePending:
 			pending[[2]string{k.provider, k.pending}] += n
 		}
 	}
@@ -250,20 +251,20 @@ func (e *Engine) updateGauges() {
 	for _, k := range touched {
 		set(e.metrics.ports, byState[[2]string{k.provider, string(k.state)}], k.provider, string(k.state))
 		switch k.state {
-		case StatePlugged:
+		case plan.StatePlugged:
 			set(e.metrics.plugged, plugged[k.provider], k.provider)
-		case StatePending:
+		case plan.StatePending:
 			set(e.metrics.pending, pending[[2]string{k.provider, k.pending}], k.provider, k.pending)
 		}
 	}
 }
 
 // pendingReasonClass maps a pending port's cause to a bounded label value.
-func pendingReasonClass(c Cause) string {
+func pendingReasonClass(c plan.Cause) string {
 	switch c {
-	case CausePrepareTimeout:
+	case plan.CausePrepareTimeout:
 		return "prepare_timeout"
-	case CauseNoAnswer:
+	case plan.CauseNoAnswer:
 		return "no_answer"
 	default:
 		return "not_ready"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/ovsops"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 // expectation is what the cache must show after our own transaction
@@ -19,7 +20,7 @@ import (
 type expectation struct {
 	created  []string // Interface UUIDs that must appear
 	removed  []string // Port UUIDs that must disappear
-	update   *Update
+	update   *plan.Update
 	deadline time.Time
 }
 
@@ -81,7 +82,7 @@ const txnTimeout = 30 * time.Second
 // ports per transaction. When a batch fails, each of its ports is retried
 // alone so that one bad port cannot block the others. It returns the
 // transaction error for each port that failed.
-func (e *Engine) apply(ctx context.Context, snap *snapshot, actions []Action, creates, removes map[string]*prepared) map[string]error {
+func (e *Engine) apply(ctx context.Context, snap *snapshot, actions []plan.Action, creates, removes map[string]*prepared) map[string]error {
 	failed := map[string]error{}
 	for start := 0; start < len(actions); start += e.cfg.TxnBatch {
 		chunk := actions[start:min(start+e.cfg.TxnBatch, len(actions))]
@@ -96,9 +97,9 @@ func (e *Engine) apply(ctx context.Context, snap *snapshot, actions []Action, cr
 			failed[chunk[0].LogicalPort] = err
 			continue
 		}
-		warnS("Batched transaction failed; retrying its ports one by one", "ports", len(chunk), "err", clipTo(err.Error(), maxEchoText))
+		warnS("Batched transaction failed; retrying its ports one by one", "ports", len(chunk), "err", plan.ClipTo(err.Error(), plan.MaxEchoText))
 		for _, a := range chunk {
-			if err := e.transact([]Action{a}, creates, removes); err != nil {
+			if err := e.transact([]plan.Action{a}, creates, removes); err != nil {
 				failed[a.LogicalPort] = err
 			}
 		}
@@ -109,7 +110,7 @@ func (e *Engine) apply(ctx context.Context, snap *snapshot, actions []Action, cr
 // transact commits one transaction and then calls the providers: Finish
 // (and CtxDestroy for create) on success; on failure the unused contexts
 // are destroyed by the caller.
-func (e *Engine) transact(actions []Action, creates, removes map[string]*prepared) error {
+func (e *Engine) transact(actions []plan.Action, creates, removes map[string]*prepared) error {
 	var ops []ovsdb.Operation
 	type span struct{ from, to int }
 	spans := make([]span, len(actions))
@@ -156,7 +157,7 @@ func (e *Engine) transact(actions []Action, creates, removes map[string]*prepare
 			if rc := removes[r.UUID]; rc != nil {
 				rc.prov.Finish(rc.in, nil)
 			}
-			klog.InfoS("Unplugged interface", "interface", r.Name, "bridge", r.BridgeName, "lport", clip(a.LogicalPort), "provider", clip(r.PluggedBy()))
+			klog.InfoS("Unplugged interface", "interface", r.Name, "bridge", r.BridgeName, "lport", plan.Clip(a.LogicalPort), "provider", plan.Clip(r.PluggedBy()))
 		}
 		if c := creates[a.LogicalPort]; c != nil && (a.Create != nil || a.Update != nil) {
 			c.used = true
@@ -165,9 +166,9 @@ func (e *Engine) transact(actions []Action, creates, removes map[string]*prepare
 		}
 		switch {
 		case a.Create != nil:
-			klog.InfoS("Plugged interface", "interface", a.Create.Name, "type", a.Create.Type, "lport", clip(a.LogicalPort), "provider", a.Provider, "op", a.Op)
+			klog.InfoS("Plugged interface", "interface", a.Create.Name, "type", a.Create.Type, "lport", plan.Clip(a.LogicalPort), "provider", a.Provider, "op", a.Op)
 		case a.Update != nil:
-			klog.V(2).InfoS("Updated interface", "lport", clip(a.LogicalPort), "provider", a.Provider)
+			klog.V(2).InfoS("Updated interface", "lport", plan.Clip(a.LogicalPort), "provider", a.Provider)
 		}
 		e.expect[a.LogicalPort] = x
 		e.metrics.operations.WithLabelValues(a.Provider, string(a.Op), "success").Inc()
@@ -178,7 +179,7 @@ func (e *Engine) transact(actions []Action, creates, removes map[string]*prepare
 // actionOps turns one action into OVSDB operations, and its Bridge.ports
 // changes into ports: removals first, so a replug may reuse the same
 // interface name in the same transaction.
-func actionOps(a Action, n int, ports ovsops.BridgePorts) ([]ovsdb.Operation, error) {
+func actionOps(a plan.Action, n int, ports ovsops.BridgePorts) ([]ovsdb.Operation, error) {
 	var ops []ovsdb.Operation
 	// Like OVN's ovsport_remove: drop the port from its bridge and delete
 	// the rows explicitly rather than relying on garbage collection.

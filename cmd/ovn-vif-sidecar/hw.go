@@ -15,6 +15,7 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/hwdb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 // hwRow is one line of `ovn-vif-sidecar hw`.
@@ -59,7 +60,7 @@ func runHW(args []string) int {
 	for _, p := range db.List() {
 		r := hwRow{Port: p}
 		if h, ok := holders[p.Name]; ok {
-			r.LogicalPort, r.PluggedBy, r.Bridge = h.ExternalIDs[sidecar.ExtIfaceID], h.ExternalIDs[sidecar.ExtOvnPlugged], h.bridge
+			r.LogicalPort, r.PluggedBy, r.Bridge = h.ExternalIDs[plan.ExtIfaceID], h.ExternalIDs[plan.ExtOvnPlugged], h.bridge
 		}
 		rows = append(rows, r)
 	}

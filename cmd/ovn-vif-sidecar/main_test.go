@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 // The exit-2 contract: every static configuration error is one clear line
@@ -107,7 +108,7 @@ func fakeDaemon(t *testing.T, ports []sidecar.PortStatus, h sidecar.Health) stri
 }
 
 func TestStatusJSONEmptyIsAList(t *testing.T) {
-	addr := fakeDaemon(t, []sidecar.PortStatus{{LogicalPort: "a", State: sidecar.StatePlugged}}, sidecar.Health{})
+	addr := fakeDaemon(t, []sidecar.PortStatus{{LogicalPort: "a", State: plan.StatePlugged}}, sidecar.Health{})
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"status", "--http-addr=" + addr, "--state=error", "--json"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
@@ -123,7 +124,7 @@ func TestStatusHealthHeader(t *testing.T) {
 		Chassis: "dpu1", Bridge: "br-int", BridgeFound: true,
 		Reasons: []string{"sb database not connected: connect [tcp:192.0.2.1:6642]: connection refused"},
 	}
-	addr := fakeDaemon(t, []sidecar.PortStatus{{LogicalPort: "lp1", Provider: "dummy", State: sidecar.StatePlugged, Interface: "lp1"}}, h)
+	addr := fakeDaemon(t, []sidecar.PortStatus{{LogicalPort: "lp1", Provider: "dummy", State: plan.StatePlugged, Interface: "lp1"}}, h)
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"status", "--http-addr=" + addr}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())

@@ -14,9 +14,10 @@ import (
 	"time"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
-var portStates = []sidecar.State{sidecar.StatePlugged, sidecar.StatePending, sidecar.StateConflict, sidecar.StateError, sidecar.StateUnplugBlocked}
+var portStates = []plan.State{plan.StatePlugged, plan.StatePending, plan.StateConflict, plan.StateError, plan.StateUnplugBlocked}
 
 // runStatus prints the daemon's health and its per-port status.
 func runStatus(args []string, stdout, stderr io.Writer) int {
@@ -42,7 +43,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return usageError(stderr, "status: stray argument %q", fs.Arg(0))
 	}
-	if *state != "" && !slices.Contains(portStates, sidecar.State(*state)) {
+	if *state != "" && !slices.Contains(portStates, plan.State(*state)) {
 		return usageError(stderr, "status --state %q: want one of %v", *state, portStates)
 	}
 	cl := &http.Client{Timeout: 5 * time.Second}

@@ -1,4 +1,4 @@
-package sidecar
+package plan
 
 import (
 	"errors"
@@ -724,7 +724,7 @@ func TestPlanTable(t *testing.T) {
 		{
 			name: "provider timed out: pending",
 			in: PlanInput{Keys: []string{"lp1"}, Desired: one("lp1", desiredFor("lp1", "other", 0)),
-				Answers: ans("lp1", errAnswer(fmt.Errorf("%w after 1s", errPrepareTimeout))), UnplugAllowed: true},
+				Answers: ans("lp1", errAnswer(fmt.Errorf("%w after 1s", ErrPrepareTimeout))), UnplugAllowed: true},
 			wantOutcomes: []Outcome{state("lp1", "other", StatePending, "")},
 		},
 		{
@@ -1483,7 +1483,7 @@ func TestPlanCauses(t *testing.T) {
 	}{
 		{"no answer yet", PlanInput{Desired: map[string]Desired{"lp1": desiredFor("lp1", "dummy", 0)}}, CauseNoAnswer},
 		{"prepare timed out", PlanInput{Desired: map[string]Desired{"lp1": desiredFor("lp1", "dummy", 0)},
-			Answers: map[string]Answer{"lp1": errAnswer(fmt.Errorf("%w after 2s", errPrepareTimeout))}}, CausePrepareTimeout},
+			Answers: map[string]Answer{"lp1": errAnswer(fmt.Errorf("%w after 2s", ErrPrepareTimeout))}}, CausePrepareTimeout},
 		{"hardware not ready", PlanInput{Desired: map[string]Desired{"lp1": desiredFor("lp1", "dummy", 0)},
 			Answers: map[string]Answer{"lp1": errAnswer(providers.NotReady("no VF yet"))}}, CauseNotReady},
 		{"refused", PlanInput{Desired: map[string]Desired{"lp1": desiredFor("lp1", "dummy", 0)},

@@ -1,4 +1,11 @@
-package sidecar
+// Package plan is the sidecar's pure plan function: from the bindings this
+// chassis should plug, the interfaces OVS has, the providers' answers and
+// the priming gate, it computes the actions to write and every port's
+// outcome with a typed cause. It touches no database and no provider, so
+// it is tested exhaustively (table, property and fuzz tests) without
+// either; the engine in package sidecar feeds it and carries out its
+// actions.
+package plan
 
 import (
 	"errors"
@@ -311,7 +318,7 @@ func (p *planner) removable(ifaces []*Iface) (remove []Iface, blocked bool, reas
 	for _, i := range ifaces {
 		switch p.in.Providers[i.PluggedBy()] {
 		case ProviderUnknown:
-			return nil, true, fmt.Sprintf("interface %s was plugged by provider %q, which is not compiled in; leaving it", i.Name, clip(i.PluggedBy()))
+			return nil, true, fmt.Sprintf("interface %s was plugged by provider %q, which is not compiled in; leaving it", i.Name, Clip(i.PluggedBy()))
 		case ProviderDisabled:
 			return nil, true, fmt.Sprintf("interface %s was plugged by provider %q, which is disabled; leaving it", i.Name, i.PluggedBy())
 		case ProviderFailed:
@@ -338,7 +345,7 @@ func (p *planner) considerPlug(k string, d Desired, ours, foreign []*Iface) {
 	typ := d.PlugType
 	switch p.in.Providers[typ] {
 	case ProviderUnknown:
-		p.outcome(k, CauseProviderUnknown, typ, StateError, nameOf(ours), fmt.Sprintf("vif-plug-type %q: no such provider is compiled in", clip(typ)))
+		p.outcome(k, CauseProviderUnknown, typ, StateError, nameOf(ours), fmt.Sprintf("vif-plug-type %q: no such provider is compiled in", Clip(typ)))
 		return
 	case ProviderDisabled:
 		p.outcome(k, CauseProviderDisabled, typ, StateError, nameOf(ours), fmt.Sprintf("vif-plug-type %q: provider is disabled (--providers)", typ))
@@ -348,7 +355,7 @@ func (p *planner) considerPlug(k string, d Desired, ours, foreign []*Iface) {
 		return
 	}
 	if len(foreign) > 0 {
-		p.conflict(k, CauseConflictIfaceID, typ, fmt.Sprintf("interface %s (%s) already carries iface-id %s and was not plugged by OVN; leaving it", foreign[0].Name, foreign[0].UUID, clip(k)))
+		p.conflict(k, CauseConflictIfaceID, typ, fmt.Sprintf("interface %s (%s) already carries iface-id %s and was not plugged by OVN; leaving it", foreign[0].Name, foreign[0].UUID, Clip(k)))
 		return
 	}
 	ans, ok := p.in.Answers[k]
@@ -359,7 +366,7 @@ func (p *planner) considerPlug(k string, d Desired, ours, foreign []*Iface) {
 	if ans.Err != nil {
 		st, cause := StateError, CauseRefused
 		switch {
-		case errors.Is(ans.Err, errPrepareTimeout):
+		case errors.Is(ans.Err, ErrPrepareTimeout):
 			st, cause = StatePending, CausePrepareTimeout
 		case providers.IsNotReady(ans.Err):
 			st, cause = StatePending, CauseNotReady
@@ -391,11 +398,11 @@ func (p *planner) considerPlug(k string, d Desired, ours, foreign []*Iface) {
 		remove = append(remove, i)
 	}
 	if holder, taken := p.byName[out.Name]; taken && holder.IfaceID() != k {
-		p.conflict(k, CauseConflictName, typ, fmt.Sprintf("interface name %s is already used by interface %s (iface-id %q, ovn-plugged %q); leaving it", out.Name, holder.UUID, clip(holder.IfaceID()), clip(holder.PluggedBy())))
+		p.conflict(k, CauseConflictName, typ, fmt.Sprintf("interface name %s is already used by interface %s (iface-id %q, ovn-plugged %q); leaving it", out.Name, holder.UUID, Clip(holder.IfaceID()), Clip(holder.PluggedBy())))
 		return
 	}
 	if other, taken := p.claimed[out.Name]; taken {
-		p.conflict(k, CauseConflictName, typ, fmt.Sprintf("interface name %s is also wanted by logical port %s", out.Name, clip(other)))
+		p.conflict(k, CauseConflictName, typ, fmt.Sprintf("interface name %s is also wanted by logical port %s", out.Name, Clip(other)))
 		return
 	}
 	var removed []Iface

@@ -1,4 +1,4 @@
-package sidecar
+package plan
 
 import (
 	"encoding/json"
