@@ -1,8 +1,7 @@
 // Package sidecar is the engine: the OVS and Southbound connections, the
 // priming gate, the reconcile loop, OVS transactions, status and metrics.
 //
-// Data flows one way: caches → desired state → plan.Plan (package plan)
-// → transaction →
+// Data flows one way: caches → desired state → plan.Plan → transaction →
 // Finish/CtxDestroy → status. Event handlers only enqueue keys (logical
 // port names); a single worker recomputes from the caches.
 package sidecar

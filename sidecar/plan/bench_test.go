@@ -68,4 +68,3 @@ func BenchmarkPlanSingleKeyIn1000(b *testing.B) {
 		Plan(in)
 	}
 }
-
