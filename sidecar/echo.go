@@ -1,6 +1,8 @@
 package sidecar
 
-import "github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
+import (
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
+)
 
 // clipOutcome bounds every text an outcome carries to the status and logs.
 func clipOutcome(o plan.Outcome) plan.Outcome {

@@ -24,9 +24,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/klog/v2"
 
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/logs"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/dbconn"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
@@ -65,8 +67,8 @@ type Engine struct {
 	reg     *providers.Registry
 	metrics *Metrics
 	q       *queue
-	ovs     *dbConn
-	sb      *dbConn
+	ovs     *dbconn.Conn
+	sb      *dbconn.Conn
 	// ovsBarrier and sbBarrier tell when the handlers have seen whole
 	// updates (see updateBarrier).
 	ovsBarrier, sbBarrier *updateBarrier
@@ -166,27 +168,27 @@ func New(cfg Config) (*Engine, error) {
 		return ovs, sb, e.Primed()
 	}
 	e.writer = newWriter(cfg.OVSRemote, ovsModel)
-	e.ovs = newDBConn("ovs", ovsModel, cfg.MetricsRegistry)
-	e.ovs.endpoints = func() ([]string, *tls.Config, error) { return []string{cfg.OVSRemote}, nil, nil }
-	e.ovs.monitor = ovsMonitor
+	e.ovs = dbconn.New("ovs", ovsModel, cfg.MetricsRegistry, Namespace)
+	e.ovs.Endpoints = func() ([]string, *tls.Config, error) { return []string{cfg.OVSRemote}, nil, nil }
+	e.ovs.Monitor = ovsMonitor
 	e.ovsBarrier = newUpdateBarrier(vswitch.SSLTable, func(uuid string) model.Model { return &vswitch.SSL{UUID: uuid} })
-	e.ovs.handler = func() cache.EventHandler { return e.ovsBarrier.wrap(e.ovsHandler()) }
-	e.ovs.onUp = func() {
+	e.ovs.Handler = func() cache.EventHandler { return e.ovsBarrier.wrap(e.ovsHandler()) }
+	e.ovs.OnUp = func() {
 		e.writer.warm(context.Background())
 		e.refreshIdentity()
 		e.q.AddAll()
 	}
-	e.ovs.onDown = func() {
+	e.ovs.OnDown = func() {
 		e.q.AddAll()
 	}
 
-	e.sb = newDBConn("sb", sbModel, cfg.MetricsRegistry)
-	e.sb.endpoints = e.sbEndpoints
-	e.sb.clustered = "OVN_Southbound"
-	e.sb.monitor = e.sbMonitor
+	e.sb = dbconn.New("sb", sbModel, cfg.MetricsRegistry, Namespace)
+	e.sb.Endpoints = e.sbEndpoints
+	e.sb.Clustered = "OVN_Southbound"
+	e.sb.Monitor = e.sbMonitor
 	e.sbBarrier = newUpdateBarrier(sb.SSLTable, func(uuid string) model.Model { return &sb.SSL{UUID: uuid} })
-	e.sb.handler = func() cache.EventHandler { return e.sbBarrier.wrap(e.sbHandler()) }
-	e.sb.beforeUp = func(tc *cache.TableCache) {
+	e.sb.Handler = func() cache.EventHandler { return e.sbBarrier.wrap(e.sbHandler()) }
+	e.sb.BeforeUp = func(tc *cache.TableCache) {
 		// After a reconnect the cache is the truth: the index may hold
 		// bindings deleted meanwhile (see sbIndex.rebuild).
 		if tc != nil {
@@ -194,10 +196,10 @@ func New(cfg Config) (*Engine, error) {
 			e.sbIdx.rebuild(tc)
 		}
 	}
-	e.sb.onUp = func() {
+	e.sb.OnUp = func() {
 		e.q.AddAll()
 	}
-	e.sb.onDown = func() {
+	e.sb.OnDown = func() {
 		e.q.AddAll()
 	}
 	return e, nil
@@ -214,8 +216,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	connCtx, stopConns := context.WithCancel(context.Background())
 	var conns sync.WaitGroup
 	conns.Add(2)
-	go func() { defer conns.Done(); e.ovs.run(connCtx) }()
-	go func() { defer conns.Done(); e.sb.run(connCtx) }()
+	go func() { defer conns.Done(); e.ovs.Run(connCtx) }()
+	go func() { defer conns.Done(); e.sb.Run(connCtx) }()
 	var workers sync.WaitGroup
 	workers.Add(2)
 	go func() { defer workers.Done(); e.runProviders(ctx) }()
@@ -331,7 +333,7 @@ func (e *Engine) refreshIdentity() {
 func (e *Engine) sbEndpoints() ([]string, *tls.Config, error) {
 	chassis, remote, _ := e.id.names()
 	if (e.cfg.Chassis == "" || e.cfg.SBRemote == "") && !e.identityRead.Load() {
-		return nil, nil, errAwaitingIdentity
+		return nil, nil, dbconn.ErrAwaitingIdentity
 	}
 	if chassis == "" {
 		return nil, nil, errors.New("no chassis name: set --chassis or Open_vSwitch external_ids:system-id")
@@ -344,7 +346,7 @@ func (e *Engine) sbEndpoints() ([]string, *tls.Config, error) {
 	eps, unusable, why := usableRemotes(splitRemotes(remote), e.cfg.TLS != nil)
 	if len(unusable) > 0 && e.unusableLogged != remote {
 		e.unusableLogged = remote
-		warnS("Not using SB remotes that cannot be used", "unusable", unusable, "reason", why, "using", eps)
+		logs.WarnS("Not using SB remotes that cannot be used", "unusable", unusable, "reason", why, "using", eps)
 	}
 	if len(eps) == 0 {
 		return nil, nil, why
@@ -430,9 +432,9 @@ func (e *Engine) noteChassis(tc *cache.TableCache) {
 	e.chassisSeen = now
 	switch {
 	case ch == nil && prev.known && prev.present && prev.name == name:
-		warnS("Chassis row disappeared from the Southbound database; nothing is plugged or unplugged until ovn-controller creates it again", "chassis", name)
+		logs.WarnS("Chassis row disappeared from the Southbound database; nothing is plugged or unplugged until ovn-controller creates it again", "chassis", name)
 	case ch == nil:
-		warnS("Chassis row missing in the Southbound database; nothing is plugged or unplugged until ovn-controller creates it", "chassis", name)
+		logs.WarnS("Chassis row missing in the Southbound database; nothing is plugged or unplugged until ovn-controller creates it", "chassis", name)
 	case prev.known && prev.name == name:
 		klog.InfoS("Chassis row appeared in the Southbound database", "chassis", name, "uuid", ch.UUID)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/dbconn"
 )
 
 // Health is the daemon's own state: what /readyz decides on, what GET
@@ -73,9 +74,9 @@ func (e *Engine) Health() Health {
 	return h
 }
 
-func dbHealth(c *dbConn) DBHealth {
+func dbHealth(c *dbconn.Conn) DBHealth {
 	h := DBHealth{Connected: c.Synced()}
-	if err := c.LastError(); err != nil && !h.Connected && !errors.Is(err, errRestart) {
+	if err := c.LastError(); err != nil && !h.Connected && !errors.Is(err, dbconn.ErrRestart) {
 		h.LastError = err.Error()
 	}
 	return h

@@ -1,8 +1,6 @@
 package sidecar
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
@@ -98,28 +96,3 @@ func (m *Metrics) initSeries(types []string) {
 		m.notConverging.WithLabelValues(typ)
 	}
 }
-
-// replacingRegisterer lets each new libovsdb client register its metrics
-// again: the sidecar builds a new client on every reconnect, and libovsdb
-// registers per client, which would otherwise panic on the second one.
-type replacingRegisterer struct{ r prometheus.Registerer }
-
-func (p replacingRegisterer) Register(c prometheus.Collector) error {
-	err := p.r.Register(c)
-	var dup prometheus.AlreadyRegisteredError
-	if errors.As(err, &dup) {
-		p.r.Unregister(c)
-		err = p.r.Register(c)
-	}
-	return err
-}
-
-func (p replacingRegisterer) MustRegister(cs ...prometheus.Collector) {
-	for _, c := range cs {
-		if err := p.Register(c); err != nil {
-			panic(err)
-		}
-	}
-}
-
-func (p replacingRegisterer) Unregister(c prometheus.Collector) bool { return p.r.Unregister(c) }

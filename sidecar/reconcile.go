@@ -12,6 +12,7 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"k8s.io/klog/v2"
 
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/logs"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
@@ -383,7 +384,7 @@ func (e *Engine) prepareOne(ctx context.Context, key string, c *prepared) error 
 	case <-pctx.Done():
 		e.metrics.prepareDuration.WithLabelValues(typ, op).Observe(time.Since(start).Seconds())
 		e.metrics.prepareTimeouts.WithLabelValues(typ, op).Inc()
-		warnS("Provider Prepare exceeded its deadline; will retry", "provider", typ, "op", op, "key", plan.Clip(key), "deadline", e.cfg.PrepareTimeout)
+		logs.WarnS("Provider Prepare exceeded its deadline; will retry", "provider", typ, "op", op, "key", plan.Clip(key), "deadline", e.cfg.PrepareTimeout)
 		go func() {
 			if err := <-done; err == nil && out != nil {
 				c.prov.CtxDestroy(c.in, out)

@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/klog/v2"
 
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/backoff"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/logs"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
@@ -170,7 +172,7 @@ func (e *Engine) record(res plan.PlanResult, failed map[string]error, held map[s
 			if h.tripped {
 				e.metrics.notConverging.WithLabelValues(providerLabel(o.Provider)).Inc()
 				c := clipOutcome(o)
-				warnS("Logical port is not converging; backing off", "lport", c.LogicalPort, "provider", c.Provider, "interface", c.Interface, "reason", c.Reason)
+				logs.WarnS("Logical port is not converging; backing off", "lport", c.LogicalPort, "provider", c.Provider, "interface", c.Interface, "reason", c.Reason)
 			}
 			e.q.AddAfter(k, h.retryAfter)
 			continue
@@ -194,16 +196,16 @@ func (e *Engine) record(res plan.PlanResult, failed map[string]error, held map[s
 			if o.State == plan.StatePending {
 				klog.V(1).InfoS("Logical port not plugged", "lport", c.LogicalPort, "state", o.State, "provider", c.Provider, "reason", c.Reason)
 			} else {
-				warnS("Logical port not plugged", "lport", c.LogicalPort, "state", o.State, "provider", c.Provider, "reason", c.Reason)
+				logs.WarnS("Logical port not plugged", "lport", c.LogicalPort, "state", o.State, "provider", c.Provider, "reason", c.Reason)
 			}
 		}
 		if o.State == plan.StateUnplugBlocked && !e.Primed() {
 			continue // the resync after priming retries it
 		}
 		e.attempts[k]++
-		delay := backoff(e.attempts[k], time.Second, 30*time.Second)
+		delay := backoff.Jittered(e.attempts[k], time.Second, 30*time.Second)
 		if o.State != plan.StatePending {
-			delay = backoff(e.attempts[k], 5*time.Second, 5*time.Minute)
+			delay = backoff.Jittered(e.attempts[k], 5*time.Second, 5*time.Minute)
 		}
 		e.q.AddAfter(k, delay)
 	}
@@ -217,7 +219,7 @@ func (e *Engine) warn(k string, o plan.Outcome, now time.Time, msg string) {
 	}
 	e.warned[k] = warnState{reason: o.Reason, at: now}
 	c := clipOutcome(o)
-	warnS(msg, "lport", c.LogicalPort, "provider", c.Provider, "reason", c.Reason)
+	logs.WarnS(msg, "lport", c.LogicalPort, "provider", c.Provider, "reason", c.Reason)
 }
 
 // updateGauges sets the gauges whose label sets changed since the last

@@ -9,6 +9,7 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 	"k8s.io/klog/v2"
 
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/logs"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/ovsops"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
@@ -97,7 +98,7 @@ func (e *Engine) apply(ctx context.Context, snap *snapshot, actions []plan.Actio
 			failed[chunk[0].LogicalPort] = err
 			continue
 		}
-		warnS("Batched transaction failed; retrying its ports one by one", "ports", len(chunk), "err", plan.ClipTo(err.Error(), plan.MaxEchoText))
+		logs.WarnS("Batched transaction failed; retrying its ports one by one", "ports", len(chunk), "err", plan.ClipTo(err.Error(), plan.MaxEchoText))
 		for _, a := range chunk {
 			if err := e.transact([]plan.Action{a}, creates, removes); err != nil {
 				failed[a.LogicalPort] = err

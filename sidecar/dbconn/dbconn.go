@@ -1,11 +1,14 @@
-package sidecar
+// Package dbconn owns the sidecar's OVSDB connections: one monitor per
+// database, reconnects with jittered backoff, a resumed monitor within a
+// session where the server keeps history, and the _Server freshness guard
+// that refuses a clustered member (or relay) that is behind or cut off.
+package dbconn
 
 import (
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -17,36 +20,40 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/klog/v2"
+
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/backoff"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/logs"
 )
 
-// dbConn owns one OVSDB connection and its single monitor. Every session
+// Conn owns one OVSDB connection and its single monitor. Every session
 // builds a new client, and the connection counts as synced only once
 // Monitor returned (and, for a clustered database, the freshness guard
 // accepted the server). Within a session, a clustered database's client
 // reconnects by itself so that its monitor resumes (see session).
-type dbConn struct {
+type Conn struct {
 	name    string
 	dbModel model.ClientDBModel
 	logger  logr.Logger
 
-	// endpoints and tls give the remotes for the next attempt.
-	endpoints func() ([]string, *tls.Config, error)
-	// monitor builds the monitor request for a new client.
-	monitor func(cl client.Client) *client.Monitor
-	// handler returns the cache event handler for each new client.
-	handler func() cache.EventHandler
-	// onUp runs after the initial dump of a new client; onDown after it
+	// Endpoints and tls give the remotes for the next attempt.
+	Endpoints func() ([]string, *tls.Config, error)
+	// Monitor builds the monitor request for a new client.
+	Monitor func(cl client.Client) *client.Monitor
+	// Handler returns the cache event handler for each new client.
+	Handler func() cache.EventHandler
+	// OnUp runs after the initial dump of a new client; onDown after it
 	// is lost. Both run on the connection's goroutine.
-	onUp   func()
-	onDown func()
-	// beforeUp runs with the new dump in the cache, before the connection
+	OnUp   func()
+	OnDown func()
+	// BeforeUp runs with the new dump in the cache, before the connection
 	// counts as synced (so before any pass can read it).
-	beforeUp func(tc *cache.TableCache)
+	BeforeUp func(tc *cache.TableCache)
 
-	metrics prometheus.Registerer
-	// clustered names the database whose cluster membership is checked
+	metrics   prometheus.Registerer
+	namespace string
+	// Clustered names the database whose cluster membership is checked
 	// through _Server before the connection is trusted; "" skips it.
-	clustered    string
+	Clustered    string
 	guard        clusterGuard
 	echoInterval time.Duration
 	echoTimeout  time.Duration
@@ -72,9 +79,9 @@ type dbConn struct {
 	causes causeSet
 }
 
-// errAwaitingIdentity: the SB remote or chassis comes from the
+// ErrAwaitingIdentity: the SB remote or chassis comes from the
 // Open_vSwitch row, which has not been read yet.
-var errAwaitingIdentity = errors.New("waiting for the Open_vSwitch row's external_ids")
+var ErrAwaitingIdentity = errors.New("waiting for the Open_vSwitch row's external_ids")
 
 type causeSet map[string]bool
 
@@ -111,12 +118,16 @@ const (
 // keeps the delay growing instead of getting them back four times a
 // second; one restarted every few seconds does not.
 func stayedUp(syncedAt time.Time, attempt int) bool {
-	return !syncedAt.IsZero() && time.Since(syncedAt) >= backoffCap(attempt, retryBase, retryMax)
+	return !syncedAt.IsZero() && time.Since(syncedAt) >= backoff.Cap(attempt, retryBase, retryMax)
 }
 
-func newDBConn(name string, dbModel model.ClientDBModel, metrics prometheus.Registerer) *dbConn {
-	return &dbConn{
+// New returns a connection named name (for logs and metrics). If metrics
+// is set, each client's libovsdb metrics are registered there under
+// namespace.
+func New(name string, dbModel model.ClientDBModel, metrics prometheus.Registerer, namespace string) *Conn {
+	return &Conn{
 		metrics:      metrics,
+		namespace:    namespace,
 		name:         name,
 		dbModel:      dbModel,
 		logger:       klog.Background().WithValues("db", name),
@@ -127,7 +138,7 @@ func newDBConn(name string, dbModel model.ClientDBModel, metrics prometheus.Regi
 }
 
 // Client returns the current synced client, or nil.
-func (c *dbConn) Client() client.Client {
+func (c *Conn) Client() client.Client {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if !c.synced {
@@ -137,7 +148,7 @@ func (c *dbConn) Client() client.Client {
 }
 
 // Cache returns the current synced connection's cache, or nil.
-func (c *dbConn) Cache() *cache.TableCache {
+func (c *Conn) Cache() *cache.TableCache {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if !c.synced {
@@ -147,14 +158,14 @@ func (c *dbConn) Cache() *cache.TableCache {
 }
 
 // Synced reports whether the current connection finished its initial dump.
-func (c *dbConn) Synced() bool {
+func (c *Conn) Synced() bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.synced
 }
 
 // LastError is the most recent connection error, for status.
-func (c *dbConn) LastError() error {
+func (c *Conn) LastError() error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.lastErr
@@ -162,9 +173,9 @@ func (c *dbConn) LastError() error {
 
 // Restart drops the current connection and makes a new one, for example
 // because the monitor condition must change.
-func (c *dbConn) Restart() {
+func (c *Conn) Restart() {
 	// Unsynced at once, not when the session notices: until the new
-	// monitor's dump is complete, the old cache must not open the gate.
+	// Monitor's dump is complete, the old cache must not open the gate.
 	c.mu.Lock()
 	c.synced = false
 	c.mu.Unlock()
@@ -174,7 +185,7 @@ func (c *dbConn) Restart() {
 	}
 }
 
-func (c *dbConn) run(ctx context.Context) {
+func (c *Conn) Run(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := c.session(ctx)
 		if ctx.Err() != nil {
@@ -189,13 +200,13 @@ func (c *dbConn) run(ctx context.Context) {
 		c.attempts++
 		n := c.attempts
 		c.mu.Unlock()
-		if errors.Is(err, errRestart) {
+		if errors.Is(err, ErrRestart) {
 			continue
 		}
-		delay := backoff(n, retryBase, retryMax)
+		delay := backoff.Jittered(n, retryBase, retryMax)
 		// Waiting for the OVS identity is not a failure: nothing to log.
-		if !errors.Is(err, errAwaitingIdentity) && (c.causes.first(err) || n <= 3 || n%20 == 0) {
-			warnS("OVSDB connection failed; retrying", "db", c.name, "err", err, "attempt", n, "retryIn", delay)
+		if !errors.Is(err, ErrAwaitingIdentity) && (c.causes.first(err) || n <= 3 || n%20 == 0) {
+			logs.WarnS("OVSDB connection failed; retrying", "db", c.name, "err", err, "attempt", n, "retryIn", delay)
 		}
 		select {
 		case <-ctx.Done():
@@ -206,7 +217,7 @@ func (c *dbConn) run(ctx context.Context) {
 	}
 }
 
-var errRestart = errors.New("restart requested")
+var ErrRestart = errors.New("restart requested")
 
 // session is one client: it connects, checks the server (for a clustered
 // database), monitors, and serves until the connection is lost for good,
@@ -222,15 +233,15 @@ var errRestart = errors.New("restart requested")
 // cannot be behind: the server has applied the transaction the cache
 // ends with. A full dump from a server the guard refuses is never used:
 // the client is dropped and a fresh one tries again.
-func (c *dbConn) session(ctx context.Context) error {
-	eps, tlsCfg, err := c.endpoints()
+func (c *Conn) session(ctx context.Context) error {
+	eps, tlsCfg, err := c.Endpoints()
 	if err != nil {
 		return err
 	}
 	if len(eps) == 0 {
 		return errors.New("no remote configured")
 	}
-	resumable := c.clustered != ""
+	resumable := c.Clustered != ""
 	token := new(int)
 	c.mu.Lock()
 	c.current = token
@@ -261,7 +272,7 @@ func (c *dbConn) session(ctx context.Context) error {
 				c.losses = 0
 			}
 			c.losses++
-			delay := backoff(c.losses, retryBase, retryMax)
+			delay := backoff.Jittered(c.losses, retryBase, retryMax)
 			c.mu.Unlock()
 			select {
 			case lost <- rows:
@@ -280,7 +291,7 @@ func (c *dbConn) session(ctx context.Context) error {
 		opts = append(opts, client.WithEndpoint(ep))
 	}
 	if c.metrics != nil {
-		opts = append(opts, client.WithMetricsRegistryNamespaceSubsystem(replacingRegisterer{c.metrics}, Namespace, "libovsdb_"+c.name))
+		opts = append(opts, client.WithMetricsRegistryNamespaceSubsystem(replacingRegisterer{c.metrics}, c.namespace, "libovsdb_"+c.name))
 	}
 	if tlsCfg != nil {
 		opts = append(opts, client.WithTLSConfig(tlsCfg))
@@ -310,11 +321,11 @@ func (c *dbConn) session(ctx context.Context) error {
 		return err
 	}
 	defer func() { w.Close() }()
-	if c.handler != nil {
-		cl.Cache().AddEventHandler(c.handler())
+	if c.Handler != nil {
+		cl.Cache().AddEventHandler(c.Handler())
 	}
 	mctx, mcancel := context.WithTimeout(ctx, 60*time.Second)
-	_, err = cl.Monitor(mctx, c.monitor(cl))
+	_, err = cl.Monitor(mctx, c.Monitor(cl))
 	mcancel()
 	if err != nil {
 		return fmt.Errorf("monitor on %s: %w", endpoint, err)
@@ -329,8 +340,8 @@ func (c *dbConn) session(ctx context.Context) error {
 		c.mu.Lock()
 		c.synced = false
 		c.mu.Unlock()
-		if c.onDown != nil && !reconnecting {
-			c.onDown()
+		if c.OnDown != nil && !reconnecting {
+			c.OnDown()
 		}
 	}()
 
@@ -339,9 +350,9 @@ func (c *dbConn) session(ctx context.Context) error {
 		reconnecting = true
 		w.Close()
 		w = nil
-		warnS("OVSDB connection lost; reconnecting", "db", c.name, "endpoint", endpoint)
-		if c.onDown != nil {
-			c.onDown()
+		logs.WarnS("OVSDB connection lost; reconnecting", "db", c.name, "endpoint", endpoint)
+		if c.OnDown != nil {
+			c.OnDown()
 		}
 		if endpoint, err = c.awaitReconnect(ctx, cl); err != nil {
 			return err
@@ -371,7 +382,7 @@ func (c *dbConn) session(ctx context.Context) error {
 		case <-cl.DisconnectNotify():
 			return fmt.Errorf("disconnected from %s", endpoint)
 		case <-c.restart:
-			return errRestart
+			return ErrRestart
 		case <-watchDown:
 			// Usually the server went away and libovsdb's loss report is
 			// on its way; otherwise only the _Server connection broke.
@@ -406,7 +417,7 @@ func (c *dbConn) session(ctx context.Context) error {
 				}
 				// Hand the dead connection to libovsdb's reconnect; its loss
 				// report follows (or already came).
-				warnS("OVSDB echo failed; dropping the connection", "db", c.name, "endpoint", endpoint, "err", err)
+				logs.WarnS("OVSDB echo failed; dropping the connection", "db", c.name, "endpoint", endpoint, "err", err)
 				cl.Disconnect()
 			}
 		}
@@ -415,29 +426,29 @@ func (c *dbConn) session(ctx context.Context) error {
 
 // checkServer runs the freshness guard on endpoint and keeps watching it,
 // for a clustered database; otherwise it returns nil.
-func (c *dbConn) checkServer(ctx context.Context, endpoint string, tlsCfg *tls.Config) (*clusterWatch, error) {
-	if c.clustered == "" {
+func (c *Conn) checkServer(ctx context.Context, endpoint string, tlsCfg *tls.Config) (*clusterWatch, error) {
+	if c.Clustered == "" {
 		return nil, nil
 	}
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer wcancel()
-	return c.guard.watch(wctx, endpoint, tlsCfg, c.clustered, func(why string) {
-		warnS("Cluster member no longer trusted; reconnecting", "db", c.name, "endpoint", endpoint, "why", why)
+	return c.guard.watch(wctx, endpoint, tlsCfg, c.Clustered, func(why string) {
+		logs.WarnS("Cluster member no longer trusted; reconnecting", "db", c.name, "endpoint", endpoint, "why", why)
 		c.Restart()
 	})
 }
 
 // up runs beforeUp, marks cl synced and runs onUp.
-func (c *dbConn) up(cl client.Client, msg string, kv ...any) {
-	if c.beforeUp != nil {
-		c.beforeUp(cl.Cache())
+func (c *Conn) up(cl client.Client, msg string, kv ...any) {
+	if c.BeforeUp != nil {
+		c.BeforeUp(cl.Cache())
 	}
 	c.mu.Lock()
 	c.cl, c.tc, c.synced, c.lastErr, c.syncedAt, c.causes = cl, cl.Cache(), true, nil, time.Now(), nil
 	c.mu.Unlock()
 	c.logger.Info(msg, kv...)
-	if c.onUp != nil {
-		c.onUp()
+	if c.OnUp != nil {
+		c.OnUp()
 	}
 }
 
@@ -457,7 +468,7 @@ func tablePointers(cl client.Client) string {
 
 // awaitReconnect waits until libovsdb has reconnected and re-monitored,
 // and returns the new endpoint. A restart request or ctx ends the wait.
-func (c *dbConn) awaitReconnect(ctx context.Context, cl client.Client) (string, error) {
+func (c *Conn) awaitReconnect(ctx context.Context, cl client.Client) (string, error) {
 	for {
 		// CurrentEndpoint waits while a reconnect attempt holds the
 		// client's lock, and is "" between attempts.
@@ -468,7 +479,7 @@ func (c *dbConn) awaitReconnect(ctx context.Context, cl client.Client) (string, 
 		case <-ctx.Done():
 			return "", ctx.Err()
 		case <-c.restart:
-			return "", errRestart
+			return "", ErrRestart
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -514,7 +525,7 @@ func (b *reconnectBackoff) NextBackOff() time.Duration {
 	b.attempt++
 	n := b.attempt
 	b.mu.Unlock()
-	return backoff(n, b.base, b.max)
+	return backoff.Jittered(n, b.base, b.max)
 }
 
 func (b *reconnectBackoff) Reset() {
@@ -602,19 +613,27 @@ func tlsHint(cfg *tls.Config, err error) string {
 	return ""
 }
 
-// backoff is exponential, doubling from base up to max, with jitter: a
-// delay in [d/2, d], so that a fleet that lost the same server spreads
-// its attempts.
-func backoff(attempt int, base, max time.Duration) time.Duration {
-	d := backoffCap(attempt, base, max)
-	return d/2 + rand.N(d/2+1)
+// replacingRegisterer lets each new libovsdb client register its metrics
+// again: the sidecar builds a new client on every reconnect, and libovsdb
+// registers per client, which would otherwise panic on the second one.
+type replacingRegisterer struct{ r prometheus.Registerer }
+
+func (p replacingRegisterer) Register(c prometheus.Collector) error {
+	err := p.r.Register(c)
+	var dup prometheus.AlreadyRegisteredError
+	if errors.As(err, &dup) {
+		p.r.Unregister(c)
+		err = p.r.Register(c)
+	}
+	return err
 }
 
-// backoffCap is the longest delay backoff returns for attempt.
-func backoffCap(attempt int, base, max time.Duration) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
+func (p replacingRegisterer) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := p.Register(c); err != nil {
+			panic(err)
+		}
 	}
-	return min(d, max)
 }
+
+func (p replacingRegisterer) Unregister(c prometheus.Collector) bool { return p.r.Unregister(c) }

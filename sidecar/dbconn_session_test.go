@@ -16,6 +16,7 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/dbconn"
 )
 
 // dropProxy forwards unix connections to a server and can cut them all,
@@ -80,16 +81,16 @@ func TestDBConnReconnectsWithinSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newDBConn("sb", dbModel, nil)
-	c.clustered = "OVN_Southbound"
-	c.endpoints = func() ([]string, *tls.Config, error) { return []string{"unix:" + pxSock}, nil, nil }
-	c.monitor = func(cl client.Client) *client.Monitor { return cl.NewMonitor(client.WithTable(&sb.Chassis{})) }
+	c := dbconn.New("sb", dbModel, nil, Namespace)
+	c.Clustered = "OVN_Southbound"
+	c.Endpoints = func() ([]string, *tls.Config, error) { return []string{"unix:" + pxSock}, nil, nil }
+	c.Monitor = func(cl client.Client) *client.Monitor { return cl.NewMonitor(client.WithTable(&sb.Chassis{})) }
 	var ups, downs atomic.Int32
-	c.onUp = func() { ups.Add(1) }
-	c.onDown = func() { downs.Add(1) }
+	c.OnUp = func() { ups.Add(1) }
+	c.OnDown = func() { downs.Add(1) }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); c.run(ctx) }()
+	go func() { defer close(done); c.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
 	waitFor(t, "first sync", 10*time.Second, c.Synced)
@@ -105,41 +106,4 @@ func TestDBConnReconnectsWithinSession(t *testing.T) {
 		var chs []sb.Chassis
 		return c.Client().List(context.Background(), &chs) == nil && len(chs) == 1 && chs[0].Name == "while-down"
 	})
-}
-
-func TestReconnectBackoff(t *testing.T) {
-	b := &reconnectBackoff{base: 100 * time.Millisecond, max: time.Second}
-	for i := range 10 {
-		if d := b.NextBackOff(); d < 50*time.Millisecond || d > time.Second {
-			t.Fatalf("attempt %d: %v outside [base/2, max]", i+1, d)
-		}
-	}
-	b.Reset()
-	if d := b.NextBackOff(); d > 100*time.Millisecond {
-		t.Fatalf("after Reset: %v, want at most base", d)
-	}
-	b.park()
-	got := make(chan time.Duration, 1)
-	go func() { got <- b.NextBackOff() }()
-	select {
-	case d := <-got:
-		t.Fatalf("a parked backoff returned %v: libovsdb would try again", d)
-	case <-time.After(200 * time.Millisecond):
-	}
-	if !b.parked() {
-		t.Fatal("parked() is false while NextBackOff blocks")
-	}
-}
-
-func TestStayedUp(t *testing.T) {
-	if stayedUp(time.Time{}, 1) {
-		t.Error("a connection that never synced stayed up")
-	}
-	second := time.Now().Add(-time.Second)
-	if !stayedUp(second, 1) {
-		t.Error("up 1 s with a 250 ms delay: the delay should start again")
-	}
-	if stayedUp(second, 6) {
-		t.Error("up 1 s with an 8 s delay: a flapping server would get its clients back at once")
-	}
 }

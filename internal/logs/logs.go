@@ -1,4 +1,6 @@
-package sidecar
+// Package logs has the sidecar's warning-severity structured log call,
+// which klog lacks.
+package logs
 
 import (
 	"fmt"
@@ -8,12 +10,12 @@ import (
 	"k8s.io/klog/v2"
 )
 
-// warnS logs at warning severity (klog's "W" lines) in the same
+// WarnS logs at warning severity (klog's "W" lines) in the same
 // msg key="value" form as klog.InfoS, which has no warning variant.
 // Conditions an operator must act on that are not errors of the sidecar
 // itself go here: conflicts, refusals, invalid requests, lost
 // connections.
-func warnS(msg string, keysAndValues ...any) {
+func WarnS(msg string, keysAndValues ...any) {
 	klog.WarningDepth(1, formatKVs(msg, keysAndValues...))
 }
 
