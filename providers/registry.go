@@ -3,8 +3,8 @@ package providers
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 )
@@ -12,29 +12,41 @@ import (
 // Errors returned by the registry. They mirror the errno values OVN's
 // registry returns (EEXIST, EINVAL).
 var (
-	ErrExists   = errors.New("provider already registered")
-	ErrUnknown  = errors.New("no such provider")
-	ErrDisabled = errors.New("provider is disabled")
+	ErrExists  = errors.New("provider already registered")
+	ErrUnknown = errors.New("no such provider")
 )
 
 var (
 	compiledMu sync.Mutex
-	compiled   = map[string]Provider{}
+	compiled   = map[string]Factory{}
 )
 
-// Add makes a provider available to the binary. Provider packages call it
-// from init(). Adding the same type twice is a programming error and panics,
-// as database/sql.Register does.
-func Add(p Provider) {
+var optionKey = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// Add makes a provider type available to the binary. Provider packages
+// call it from init(). A duplicate type, a factory without New, or a
+// malformed or duplicate option key is a programming error and panics, as
+// database/sql.Register does.
+func Add(f Factory) {
 	compiledMu.Lock()
 	defer compiledMu.Unlock()
-	if p == nil {
-		panic("providers: Add of nil provider")
+	if f.Type == "" || f.New == nil {
+		panic("providers: Add needs a Type and a New function")
 	}
-	if _, dup := compiled[p.Type()]; dup {
-		panic("providers: Add called twice for type " + p.Type())
+	if strings.ContainsAny(f.Type, ".,= \t") {
+		panic(fmt.Sprintf("providers: type %q cannot appear in --provider.<type>.<key> or --providers", f.Type))
 	}
-	compiled[p.Type()] = p
+	if _, dup := compiled[f.Type]; dup {
+		panic("providers: Add called twice for type " + f.Type)
+	}
+	seen := map[string]bool{}
+	for _, o := range f.Options {
+		if !optionKey.MatchString(o.Key) || seen[o.Key] {
+			panic(fmt.Sprintf("providers: %s: option key %q is malformed or repeated", f.Type, o.Key))
+		}
+		seen[o.Key] = true
+	}
+	compiled[f.Type] = f
 }
 
 // Compiled returns the types of all compiled-in providers, sorted.
@@ -45,24 +57,23 @@ func Compiled() []string {
 	for t := range compiled {
 		types = append(types, t)
 	}
-	sort.Strings(types)
+	slices.Sort(types)
 	return types
 }
 
-// CompiledProvider returns the compiled-in provider for a type.
-func CompiledProvider(typ string) (Provider, bool) {
+// CompiledFactory returns the factory of a compiled-in provider type.
+func CompiledFactory(typ string) (Factory, bool) {
 	compiledMu.Lock()
 	defer compiledMu.Unlock()
-	p, ok := compiled[typ]
-	return p, ok
+	f, ok := compiled[typ]
+	return f, ok
 }
 
 // Registry holds the providers that are live in this process.
 type Registry struct {
 	mu        sync.RWMutex
 	env       func(typ string) Env
-	providers map[string]Provider
-	enabled   map[string]bool
+	instances map[string]*Instance
 	failed    map[string]error
 }
 
@@ -72,25 +83,32 @@ func NewRegistry(envFor func(typ string) Env) *Registry {
 	if envFor == nil {
 		envFor = func(string) Env { return Env{Changed: func() {}, SysfsRoot: "/sys"} }
 	}
-	return &Registry{env: envFor, providers: map[string]Provider{}, enabled: map[string]bool{}, failed: map[string]error{}}
+	return &Registry{env: envFor, instances: map[string]*Instance{}, failed: map[string]error{}}
 }
 
-// Register runs p's Init and adds it, enabled. It fails with ErrExists if
-// the type is already registered, or with Init's error.
+// Register runs p's Init (if it has one) and adds it. It fails with
+// ErrExists if the type is already registered, or with Init's error, which
+// InitError then reports until a later Register of the type succeeds.
 func (r *Registry) Register(p Provider) error {
+	if p == nil {
+		return errors.New("register: nil provider")
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	typ := p.Type()
-	if _, dup := r.providers[typ]; dup {
+	if _, dup := r.instances[typ]; dup {
 		return fmt.Errorf("%w: %q", ErrExists, typ)
 	}
-	if err := p.Init(r.env(typ)); err != nil {
+	env := r.env(typ)
+	if env.Changed == nil {
+		env.Changed = func() {}
+	}
+	if err := Init(p, env); err != nil {
 		r.failed[typ] = err
 		return fmt.Errorf("provider %q: init: %w", typ, err)
 	}
 	delete(r.failed, typ)
-	r.providers[typ] = p
-	r.enabled[typ] = true
+	r.instances[typ] = newInstance(p)
 	return nil
 }
 
@@ -102,72 +120,85 @@ func (r *Registry) InitError(typ string) error {
 	return r.failed[typ]
 }
 
-// Unregister runs the provider's Destroy and removes it. It fails with
-// ErrUnknown if no provider of that type is registered.
+// Unregister destroys the provider (see Instance.Destroy) and removes it.
+// It fails with ErrUnknown if no provider of that type is registered.
 func (r *Registry) Unregister(typ string) error {
 	r.mu.Lock()
-	p, ok := r.providers[typ]
-	if ok {
-		delete(r.providers, typ)
-		delete(r.enabled, typ)
-	}
+	in, ok := r.instances[typ]
+	delete(r.instances, typ)
 	r.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrUnknown, typ)
 	}
-	return p.Destroy()
+	return in.Destroy()
 }
 
-// SetEnabled switches a registered provider on or off. A disabled provider
-// stays initialised but Get refuses it.
-func (r *Registry) SetEnabled(typ string, on bool) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.providers[typ]; !ok {
-		return fmt.Errorf("%w: %q", ErrUnknown, typ)
-	}
-	r.enabled[typ] = on
-	return nil
-}
-
-// Get returns the enabled provider for a type. The error is ErrUnknown when
-// the type is not registered and ErrDisabled when it is switched off.
-func (r *Registry) Get(typ string) (Provider, error) {
+// Get returns the live provider of a type, or ErrUnknown.
+func (r *Registry) Get(typ string) (*Instance, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	p, ok := r.providers[typ]
+	in, ok := r.instances[typ]
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknown, typ)
 	}
-	if !r.enabled[typ] {
-		return nil, fmt.Errorf("%w: %q", ErrDisabled, typ)
-	}
-	return p, nil
+	return in, nil
 }
 
 // Types returns the registered types, sorted.
 func (r *Registry) Types() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	types := make([]string, 0, len(r.providers))
-	for t := range r.providers {
+	types := make([]string, 0, len(r.instances))
+	for t := range r.instances {
 		types = append(types, t)
 	}
 	slices.Sort(types)
 	return types
 }
 
-// Enabled returns the registered and enabled providers, sorted by type.
-func (r *Registry) Enabled() []Provider {
+// Enabled returns the live providers, sorted by type.
+func (r *Registry) Enabled() []*Instance {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	var out []Provider
-	for t, p := range r.providers {
-		if r.enabled[t] {
-			out = append(out, p)
-		}
+	out := make([]*Instance, 0, len(r.instances))
+	for _, in := range r.instances {
+		out = append(out, in)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Type() < out[j].Type() })
+	slices.SortFunc(out, func(a, b *Instance) int { return strings.Compare(a.typ, b.typ) })
+	return out
+}
+
+// Status is one provider's health.
+type Status struct {
+	Type string
+	// Up is true when the provider is registered and reports no health
+	// error.
+	Up bool
+	// Err is the Init error, or the provider's health error, or nil.
+	Err error
+}
+
+// Status reports the health of each of types (the ones the operator
+// enabled), in that order: up, or why not.
+func (r *Registry) Status(types []string) []Status {
+	out := make([]Status, 0, len(types))
+	for _, typ := range types {
+		s := Status{Type: typ}
+		r.mu.RLock()
+		in, ok := r.instances[typ]
+		failed := r.failed[typ]
+		r.mu.RUnlock()
+		switch {
+		case ok:
+			s.Err = in.Health()
+		case failed != nil:
+			s.Err = failed
+		default:
+			s.Err = errors.New("not started")
+		}
+		s.Up = s.Err == nil
+		out = append(out, s)
+	}
 	return out
 }
 

@@ -4,45 +4,61 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 )
 
-// countingProvider records lifecycle calls.
-type countingProvider struct {
-	typ             string
-	inits, destroys int
-	initErr         error
-	env             providers.Env
+// minimal implements only the required methods.
+type minimal struct{ typ string }
+
+func (m *minimal) Type() string                     { return m.typ }
+func (m *minimal) MaintainedIfaceOptions() []string { return nil }
+func (m *minimal) Prepare(_ context.Context, in *providers.PortCtxIn, out *providers.PortCtxOut) error {
+	if out != nil {
+		out.Name = in.LportName
+	}
+	return nil
 }
 
-func (c *countingProvider) Type() string { return c.typ }
+// countingProvider implements every optional method and records calls.
+type countingProvider struct {
+	minimal
+	inits, destroys      int
+	finishes, ctxDestroy atomic.Int32
+	initErr, health      error
+	env                  providers.Env
+}
+
 func (c *countingProvider) Init(env providers.Env) error {
 	c.inits++
 	c.env = env
 	return c.initErr
 }
-func (c *countingProvider) Destroy() error                   { c.destroys++; return nil }
-func (c *countingProvider) Run(context.Context) bool         { return false }
-func (c *countingProvider) MaintainedIfaceOptions() []string { return nil }
-func (c *countingProvider) Prepare(context.Context, *providers.PortCtxIn, *providers.PortCtxOut) error {
-	return nil
+func (c *countingProvider) Destroy() error                                     { c.destroys++; return nil }
+func (c *countingProvider) Run(context.Context) bool                           { return false }
+func (c *countingProvider) Finish(*providers.PortCtxIn, *providers.PortCtxOut) { c.finishes.Add(1) }
+func (c *countingProvider) Health() error                                      { return c.health }
+func (c *countingProvider) CtxDestroy(*providers.PortCtxIn, *providers.PortCtxOut) {
+	c.ctxDestroy.Add(1)
 }
-func (c *countingProvider) Finish(*providers.PortCtxIn, *providers.PortCtxOut)     {}
-func (c *countingProvider) CtxDestroy(*providers.PortCtxIn, *providers.PortCtxOut) {}
+
+func counting(typ string) *countingProvider { return &countingProvider{minimal: minimal{typ: typ}} }
 
 func TestRegistryLifecycle(t *testing.T) {
 	reg := providers.NewRegistry(func(typ string) providers.Env { return providers.Env{SysfsRoot: "/x/" + typ} })
 	if err := reg.Unregister("dummy"); !errors.Is(err, providers.ErrUnknown) {
 		t.Fatalf("Unregister of unknown: got %v, want ErrUnknown", err)
 	}
-	p := &countingProvider{typ: "test"}
+	p := counting("test")
 	if err := reg.Register(p); err != nil {
 		t.Fatal(err)
 	}
-	if p.inits != 1 || p.env.SysfsRoot != "/x/test" {
-		t.Fatalf("Init not called with the env: inits=%d env=%+v", p.inits, p.env)
+	if p.inits != 1 || p.env.SysfsRoot != "/x/test" || p.env.Changed == nil {
+		t.Fatalf("Init not called with the env (and a non-nil Changed): inits=%d env=%+v", p.inits, p.env)
 	}
 	if err := reg.Register(p); !errors.Is(err, providers.ErrExists) {
 		t.Fatalf("duplicate Register: got %v, want ErrExists", err)
@@ -50,20 +66,12 @@ func TestRegistryLifecycle(t *testing.T) {
 	if p.inits != 1 {
 		t.Fatalf("duplicate Register ran Init again")
 	}
-	if got, err := reg.Get("test"); err != nil || got != p {
+	got, err := reg.Get("test")
+	if err != nil || got.Provider() != p || got.Type() != "test" {
 		t.Fatalf("Get: %v %v", got, err)
 	}
-	if err := reg.SetEnabled("test", false); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.Get("test"); !errors.Is(err, providers.ErrDisabled) {
-		t.Fatalf("Get of disabled: got %v, want ErrDisabled", err)
-	}
-	if len(reg.Enabled()) != 0 {
-		t.Fatalf("Enabled lists a disabled provider")
-	}
-	if err := reg.SetEnabled("test", true); err != nil {
-		t.Fatal(err)
+	if en := reg.Enabled(); len(en) != 1 || en[0] != got {
+		t.Fatalf("Enabled = %v", en)
 	}
 	if err := reg.Unregister("test"); err != nil {
 		t.Fatal(err)
@@ -76,9 +84,33 @@ func TestRegistryLifecycle(t *testing.T) {
 	}
 }
 
+// A provider with only the required methods registers, answers, and
+// survives every engine call.
+func TestOptionalMethodsMayBeMissing(t *testing.T) {
+	reg := providers.NewRegistry(nil)
+	if err := reg.Register(&minimal{typ: "min"}); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := reg.Get("min")
+	out := &providers.PortCtxOut{}
+	pin := &providers.PortCtxIn{LportName: "lp"}
+	if err := in.Prepare(context.Background(), pin, out); err != nil || out.Name != "lp" {
+		t.Fatalf("Prepare: %v %+v", err, out)
+	}
+	in.Finish(pin, out)
+	in.CtxDestroy(pin, out)
+	if in.HasRun() || in.Run(context.Background()) || in.Health() != nil {
+		t.Fatal("a provider without Run or Health must not poll or report trouble")
+	}
+	if err := reg.DestroyAll(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestRegistryInitFailureLeavesNothing(t *testing.T) {
 	reg := providers.NewRegistry(nil)
-	p := &countingProvider{typ: "broken", initErr: errors.New("no hardware")}
+	p := counting("broken")
+	p.initErr = errors.New("no hardware")
 	if err := reg.Register(p); err == nil {
 		t.Fatal("Register succeeded although Init failed")
 	}
@@ -88,15 +120,26 @@ func TestRegistryInitFailureLeavesNothing(t *testing.T) {
 	if err := reg.InitError("broken"); err == nil || err.Error() != "no hardware" {
 		t.Fatalf("InitError = %v, want the Init error", err)
 	}
+	st := reg.Status([]string{"broken", "never"})
+	if st[0].Up || st[0].Err.Error() != "no hardware" || st[1].Up || st[1].Err == nil {
+		t.Fatalf("Status = %+v", st)
+	}
 	p.initErr = nil
 	if err := reg.Register(p); err != nil || reg.InitError("broken") != nil {
 		t.Fatalf("a later successful Register must clear the failure: %v / %v", err, reg.InitError("broken"))
+	}
+	if st := reg.Status([]string{"broken"}); !st[0].Up {
+		t.Fatalf("Status after recovery = %+v", st)
+	}
+	p.health = errors.New("watcher died")
+	if st := reg.Status([]string{"broken"}); st[0].Up || st[0].Err != p.health {
+		t.Fatalf("Status with a health error = %+v", st)
 	}
 }
 
 func TestDestroyAll(t *testing.T) {
 	reg := providers.NewRegistry(nil)
-	a, b := &countingProvider{typ: "a"}, &countingProvider{typ: "b"}
+	a, b := counting("a"), counting("b")
 	for _, p := range []*countingProvider{a, b} {
 		if err := reg.Register(p); err != nil {
 			t.Fatal(err)
@@ -120,11 +163,14 @@ func TestTypedErrors(t *testing.T) {
 		t.Fatalf("Invalid misclassified: %v", inv)
 	}
 	wrapped := errors.Join(errors.New("ctx"), nr)
-	if !providers.IsNotReady(wrapped) {
+	if !providers.IsNotReady(wrapped) || providers.Reason(wrapped) != "VF 3 missing" {
 		t.Fatal("wrapped NotReady not recognised")
 	}
 	if nr.Error() != "not ready: VF 3 missing" || inv.Error() != `invalid request: bad mac "zz"` {
 		t.Fatalf("messages: %q %q", nr, inv)
+	}
+	if providers.Reason(errors.New("plain")) != "" {
+		t.Fatal("an untyped error has no reason")
 	}
 }
 
@@ -132,25 +178,43 @@ func TestTypedErrors(t *testing.T) {
 // go test -count=N runs a test N times in one process.
 func uniqueType(t *testing.T) string {
 	runs++
-	return fmt.Sprintf("%s-%d", t.Name(), runs)
+	return strings.ToLower(fmt.Sprintf("%s-%d", t.Name(), runs))
 }
 
 var runs int
 
-func TestAddPanicsOnDuplicate(t *testing.T) {
-	typ := uniqueType(t)
-	providers.Add(&countingProvider{typ: typ})
+func factory(typ string, opts ...providers.Option) providers.Factory {
+	return providers.Factory{Type: typ, Options: opts, New: func(providers.Config) (providers.Provider, error) { return counting(typ), nil }}
+}
+
+func mustPanic(t *testing.T, what string, f func()) {
+	t.Helper()
 	defer func() {
 		if recover() == nil {
-			t.Fatal("second Add of the same type did not panic")
+			t.Errorf("%s did not panic", what)
 		}
 	}()
-	providers.Add(&countingProvider{typ: typ})
+	f()
+}
+
+func TestAddPanicsOnMistakes(t *testing.T) {
+	typ := uniqueType(t)
+	providers.Add(factory(typ))
+	mustPanic(t, "second Add of the same type", func() { providers.Add(factory(typ)) })
+	mustPanic(t, "Add without New", func() { providers.Add(providers.Factory{Type: uniqueType(t)}) })
+	mustPanic(t, "Add with a dotted type", func() { providers.Add(factory("a.b")) })
+	mustPanic(t, "Add with a malformed key", func() { providers.Add(factory(uniqueType(t), providers.Option{Key: "Bad_Key"})) })
+	mustPanic(t, "Add with a repeated key", func() {
+		providers.Add(factory(uniqueType(t), providers.Option{Key: "a"}, providers.Option{Key: "a"}))
+	})
+	if f, ok := providers.CompiledFactory(typ); !ok || f.Type != typ {
+		t.Fatalf("CompiledFactory(%q) = %v, %v", typ, f, ok)
+	}
 }
 
 func TestSelect(t *testing.T) {
 	typ := uniqueType(t)
-	providers.Add(&countingProvider{typ: typ})
+	providers.Add(factory(typ))
 	all, err := providers.Select("all")
 	if err != nil || len(all) == 0 {
 		t.Fatalf("Select(all) = %v, %v", all, err)
@@ -161,5 +225,223 @@ func TestSelect(t *testing.T) {
 	}
 	if _, err := providers.Select(typ + ",nope"); err == nil {
 		t.Fatal("Select accepted a provider that is not compiled in")
+	}
+}
+
+func TestConfig(t *testing.T) {
+	f := providers.Factory{Type: "vx", Options: []providers.Option{
+		{Key: "watch", Default: "true"}, {Key: "every", Default: "5m"}, {Key: "queues", Default: "1"}, {Key: "dir", Default: "/run"},
+	}, New: func(cfg providers.Config) (providers.Provider, error) {
+		if _, err := cfg.Bool("watch"); err != nil {
+			return nil, err
+		}
+		if _, err := cfg.Duration("every"); err != nil {
+			return nil, err
+		}
+		if _, err := cfg.Int("queues", 1, 8); err != nil {
+			return nil, err
+		}
+		return &minimal{typ: "vx"}, nil
+	}}
+	cfg, err := providers.NewConfig(f, map[string]string{"dir": "/var/run"})
+	if err != nil || cfg.String("dir") != "/var/run" || !cfg.IsSet("dir") || cfg.IsSet("watch") || cfg.String("watch") != "true" {
+		t.Fatalf("NewConfig: %v %+v", err, cfg)
+	}
+	if _, err := f.Build(nil); err != nil {
+		t.Fatalf("the defaults must build: %v", err)
+	}
+	for _, tc := range []struct {
+		set  map[string]string
+		want string
+	}{
+		{map[string]string{"bogus": "1"}, `provider.vx.bogus: unknown key; known keys: watch, every, queues, dir`},
+		{map[string]string{"watch": "maybe"}, `provider vx: provider.vx.watch="maybe": want true or false`},
+		{map[string]string{"every": "-1s"}, `provider vx: provider.vx.every="-1s": want a duration`},
+		{map[string]string{"queues": "9"}, `provider vx: provider.vx.queues="9": want an integer from 1 to 8`},
+	} {
+		_, err := f.Build(tc.set)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("Build(%v) = %v, want %q", tc.set, err, tc.want)
+		}
+		var ce *providers.ConfigError
+		if !errors.As(err, &ce) {
+			t.Errorf("Build(%v): %v is not a ConfigError", tc.set, err)
+		}
+	}
+	if _, err := (providers.Factory{Type: "noopt", New: f.New}).Build(map[string]string{"x": "1"}); err == nil || !strings.Contains(err.Error(), "takes no options") {
+		t.Errorf("a provider without options: %v", err)
+	}
+	if _, err := (providers.Factory{Type: "other", Options: f.Options, New: f.New}).Build(nil); err == nil || !strings.Contains(err.Error(), `type "vx"`) {
+		t.Errorf("a factory whose New returns another type: %v", err)
+	}
+}
+
+// slowProvider answers Prepare only when released, ignoring its deadline.
+type slowProvider struct {
+	countingProvider
+	release chan struct{}
+	entered chan struct{}
+}
+
+func (s *slowProvider) Prepare(_ context.Context, _ *providers.PortCtxIn, out *providers.PortCtxOut) error {
+	s.entered <- struct{}{}
+	<-s.release
+	out.Name = "late"
+	return nil
+}
+
+// A Prepare that answers after Destroy never reaches CtxDestroy, and
+// Destroy does not wait for it longer than DestroyGrace.
+func TestLateAnswerNeverReachesCtxDestroyAfterDestroy(t *testing.T) {
+	old := providers.DestroyGrace
+	providers.DestroyGrace = 50 * time.Millisecond
+	t.Cleanup(func() { providers.DestroyGrace = old })
+	reg := providers.NewRegistry(nil)
+	p := &slowProvider{countingProvider: *counting("slow"), release: make(chan struct{}), entered: make(chan struct{}, 1)}
+	if err := reg.Register(p); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := reg.Get("slow")
+	answered := make(chan error, 1)
+	pin, out := &providers.PortCtxIn{LportName: "lp"}, &providers.PortCtxOut{}
+	go func() { answered <- in.Prepare(context.Background(), pin, out) }()
+	<-p.entered
+	if err := reg.Unregister("slow"); err != nil {
+		t.Fatal(err)
+	}
+	if p.destroys != 1 {
+		t.Fatal("Destroy did not run after the grace period")
+	}
+	close(p.release)
+	if err := <-answered; err != nil || out.Name != "late" {
+		t.Fatalf("late answer: %v %+v", err, out)
+	}
+	// What the engine does with a late answer:
+	in.CtxDestroy(pin, out)
+	in.Finish(pin, out)
+	if n := p.ctxDestroy.Load() + p.finishes.Load(); n != 0 {
+		t.Fatalf("%d calls reached the provider after Destroy", n)
+	}
+	if err := in.Prepare(context.Background(), pin, out); !providers.IsNotReady(err) {
+		t.Fatalf("Prepare after Destroy = %v, want a not-ready refusal", err)
+	}
+}
+
+// blockingFinish holds Finish until released.
+type blockingFinish struct {
+	countingProvider
+	inFinish, release chan struct{}
+}
+
+func (b *blockingFinish) Finish(*providers.PortCtxIn, *providers.PortCtxOut) {
+	close(b.inFinish)
+	<-b.release
+}
+
+// Destroy waits for a call in flight that returns in time.
+func TestDestroyWaitsForCallsInFlight(t *testing.T) {
+	reg := providers.NewRegistry(nil)
+	p := &blockingFinish{countingProvider: *counting("bf"), inFinish: make(chan struct{}), release: make(chan struct{})}
+	if err := reg.Register(p); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := reg.Get("bf")
+	go in.Finish(&providers.PortCtxIn{}, nil)
+	<-p.inFinish
+	destroyed := make(chan struct{})
+	go func() { _ = in.Destroy(); close(destroyed) }()
+	select {
+	case <-destroyed:
+		t.Fatal("Destroy ran while Finish was still running")
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(p.release)
+	<-destroyed
+	if p.destroys != 1 {
+		t.Fatalf("destroys = %d", p.destroys)
+	}
+}
+
+type panicky struct{ minimal }
+
+func (*panicky) Finish(*providers.PortCtxIn, *providers.PortCtxOut) { panic("boom") }
+func (*panicky) Run(context.Context) bool                           { panic("boom") }
+func (*panicky) Prepare(context.Context, *providers.PortCtxIn, *providers.PortCtxOut) error {
+	panic("boom")
+}
+
+func TestPanicsAreContained(t *testing.T) {
+	reg := providers.NewRegistry(nil)
+	if err := reg.Register(&panicky{minimal{typ: "p"}}); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := reg.Get("p")
+	if err := in.Prepare(context.Background(), &providers.PortCtxIn{}, &providers.PortCtxOut{}); err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Fatalf("Prepare panic: %v", err)
+	}
+	in.Finish(&providers.PortCtxIn{}, nil)
+	if in.Run(context.Background()) {
+		t.Fatal("a panicking Run reported a change")
+	}
+}
+
+// stuckRun never returns from Run until released.
+type stuckRun struct {
+	minimal
+	release chan struct{}
+	calls   atomic.Int32
+}
+
+func (s *stuckRun) Run(context.Context) bool {
+	s.calls.Add(1)
+	<-s.release
+	return false
+}
+
+type changingRun struct {
+	minimal
+	calls atomic.Int32
+}
+
+func (c *changingRun) Run(context.Context) bool { return c.calls.Add(1)%2 == 1 }
+
+// One provider's Run ignoring its context stalls neither another
+// provider's loop nor the loop's own return.
+func TestRunLoopIsolatesAStuckRun(t *testing.T) {
+	stuck := &stuckRun{minimal: minimal{typ: "stuck"}, release: make(chan struct{})}
+	defer close(stuck.release)
+	good := &changingRun{minimal: minimal{typ: "good"}}
+	reg := providers.NewRegistry(nil)
+	for _, p := range []providers.Provider{stuck, good} {
+		if err := reg.Register(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var changes atomic.Int32
+	done := make(chan struct{}, 2)
+	for _, in := range reg.Enabled() {
+		go func() {
+			in.RunLoop(ctx, time.Millisecond, time.Millisecond, func() { changes.Add(1) })
+			done <- struct{}{}
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for changes.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if changes.Load() < 3 {
+		t.Fatalf("the good provider's changes were not reported while the other's Run was stuck (%d)", changes.Load())
+	}
+	cancel()
+	for range 2 {
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("RunLoop did not return after its context ended")
+		}
+	}
+	if n := stuck.calls.Load(); n != 1 {
+		t.Fatalf("a stuck Run was called again while still running: %d calls", n)
 	}
 }

@@ -20,34 +20,41 @@ const OptionKey = "vif-plug-dummy-option"
 // ifNameSize is Linux IFNAMSIZ: names are at most 15 bytes plus NUL.
 const ifNameSize = 16
 
-func init() { providers.Add(New()) }
+// Factory makes dummy providers; the provider takes no configuration.
+var Factory = providers.Factory{
+	Type: Type,
+	New:  func(providers.Config) (providers.Provider, error) { return New(), nil },
+}
 
-// Provider is the dummy provider.
+func init() { providers.Add(Factory) }
+
+// Provider is the dummy provider. It needs none of the optional methods
+// but CtxDestroy, which clears the answer as OVN's dummy frees it.
 type Provider struct{}
 
 // New returns a dummy provider.
 func New() *Provider { return &Provider{} }
 
 func (*Provider) Type() string                     { return Type }
-func (*Provider) Init(providers.Env) error         { return nil }
-func (*Provider) Destroy() error                   { return nil }
-func (*Provider) Run(context.Context) bool         { return false }
 func (*Provider) MaintainedIfaceOptions() []string { return []string{OptionKey} }
 
 // Prepare names the interface after the logical port, truncated to 15
-// bytes as OVN does, and always allows removal.
+// bytes as OVN does, and always allows removal. A logical port whose name
+// can never be a netdev name (empty, or with '/') is refused as invalid,
+// where OVN would leave OVS an interface it cannot create.
 func (*Provider) Prepare(_ context.Context, in *providers.PortCtxIn, out *providers.PortCtxOut) error {
 	if in.Op != providers.OpCreate {
 		return nil
 	}
-	out.Name = IfaceName(in.LportName)
-	out.Type = "internal"
-	out.IfaceOptions = map[string]string{OptionKey: "value"}
+	ans := providers.PortCtxOut{Name: IfaceName(in.LportName), Type: "internal", IfaceOptions: map[string]string{OptionKey: "value"}}
+	if err := providers.CheckAnswer(&ans); err != nil {
+		return providers.Invalid("logical port %q cannot name an internal interface: %v", in.LportName, err)
+	}
+	*out = ans
 	return nil
 }
 
-func (*Provider) Finish(*providers.PortCtxIn, *providers.PortCtxOut) {}
-
+// CtxDestroy clears the answer.
 func (*Provider) CtxDestroy(_ *providers.PortCtxIn, out *providers.PortCtxOut) {
 	if out != nil {
 		*out = providers.PortCtxOut{}

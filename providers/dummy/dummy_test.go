@@ -16,9 +16,13 @@ func TestDummyLikeOVN(t *testing.T) {
 	if err := reg.Unregister(dummy.Type); !errors.Is(err, providers.ErrUnknown) {
 		t.Fatalf("unregister before register: %v", err)
 	}
-	p, ok := providers.CompiledProvider(dummy.Type)
+	f, ok := providers.CompiledFactory(dummy.Type)
 	if !ok {
 		t.Fatal("dummy did not register itself in init()")
+	}
+	p, err := f.Build(nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if err := reg.Register(p); err != nil {
 		t.Fatal(err)
@@ -57,7 +61,16 @@ func TestDummyRemoveAlwaysAllowed(t *testing.T) {
 	if err := p.Prepare(context.Background(), in, nil); err != nil {
 		t.Fatalf("remove refused: %v", err)
 	}
-	p.Finish(in, nil)
+}
+
+func TestDummyRefusesUnusableNames(t *testing.T) {
+	for _, lport := range []string{"", "a/b"} {
+		out := &providers.PortCtxOut{}
+		err := dummy.New().Prepare(context.Background(), &providers.PortCtxIn{Op: providers.OpCreate, LportName: lport}, out)
+		if !providers.IsInvalid(err) || out.Name != "" {
+			t.Errorf("lport %q: %v %+v, want an invalid-request refusal and no answer", lport, err, out)
+		}
+	}
 }
 
 func TestDummyNameTruncation(t *testing.T) {
@@ -68,7 +81,6 @@ func TestDummyNameTruncation(t *testing.T) {
 		{"a-very-long-logical-port-name-0123", "a-very-long-log"},
 		// OVN copies bytes and may cut a character; this never does.
 		{"ééééééééé", "ééééééé"},
-		{"", ""},
 	} {
 		p := dummy.New()
 		out := &providers.PortCtxOut{}

@@ -24,7 +24,39 @@ import (
 // Type is the vif-plug-type this provider serves.
 const Type = "representor"
 
-func init() { providers.Add(New()) }
+// Factory makes representor providers from their configuration
+// (--provider.representor.<key>).
+var Factory = providers.Factory{
+	Type: Type,
+	Options: []providers.Option{
+		{Key: "watch", Default: "true", Help: "follow netlink link events; false rescans sysfs on every Run instead"},
+		{Key: "devlink", Default: "true", Help: "read devlink ports when --sysfs-root is /sys; false uses sysfs only"},
+		{Key: "resync-interval", Default: "5m", Help: "full sysfs rescan interval while watching, for changes without a link event; 0 disables"},
+	},
+	New: newFromConfig,
+}
+
+func init() { providers.Add(Factory) }
+
+func newFromConfig(cfg providers.Config) (providers.Provider, error) {
+	watch, err := cfg.Bool("watch")
+	if err != nil {
+		return nil, err
+	}
+	devlink, err := cfg.Bool("devlink")
+	if err != nil {
+		return nil, err
+	}
+	resync, err := cfg.Duration("resync-interval")
+	if err != nil {
+		return nil, err
+	}
+	o := Options{Watch: watch, HWDB: hwdb.Options{NoDevlink: !devlink, ResyncInterval: resync}}
+	if resync == 0 {
+		o.HWDB.ResyncInterval = -1 // hwdb's 0 means its default
+	}
+	return NewWithOptions(o), nil
+}
 
 // Options configures a Provider.
 type Options struct {
@@ -44,7 +76,7 @@ type Options struct {
 type Provider struct {
 	opts Options
 
-	mu      sync.Mutex // serialises Init and Destroy
+	mu      sync.Mutex // serialises Init and Destroy (tests re-Init one provider)
 	unsub   func()
 	cur     atomic.Pointer[live]
 	lastGen atomic.Uint64
@@ -57,7 +89,7 @@ type live struct {
 	vuids *vuidResolver
 }
 
-// New returns the provider as the binary registers it: it watches link
+// New returns a provider with the default configuration: it watches link
 // events.
 func New() *Provider { return NewWithOptions(Options{Watch: true}) }
 
@@ -74,9 +106,7 @@ func (*Provider) Type() string { return Type }
 func (p *Provider) Init(env providers.Env) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cur.Load() != nil {
-		return errors.New("representor: already initialised")
-	}
+	p.destroyLocked() // the registry inits once; a test may re-Init
 	o := p.opts.HWDB
 	if o.SysfsRoot == "" {
 		o.SysfsRoot = env.SysfsRoot
@@ -117,15 +147,19 @@ func (p *Provider) Init(env providers.Env) error {
 func (p *Provider) Destroy() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.destroyLocked()
+	return nil
+}
+
+func (p *Provider) destroyLocked() {
 	cur := p.cur.Swap(nil)
 	if cur == nil {
-		return nil
+		return
 	}
 	cur.db.Stop()
 	cur.vuids.close()
 	p.unsub()
 	p.unsub = nil
-	return nil
 }
 
 // DB returns the live hardware index, or nil before Init and after
@@ -231,13 +265,4 @@ func refusal(r Request, err error) error {
 	}
 	// ErrUnknownPF, ErrNoFunction.
 	return providers.NotReady("%s: %v", r, err)
-}
-
-func (*Provider) Finish(*providers.PortCtxIn, *providers.PortCtxOut) {}
-
-// CtxDestroy clears out; Prepare allocates nothing else.
-func (*Provider) CtxDestroy(_ *providers.PortCtxIn, out *providers.PortCtxOut) {
-	if out != nil {
-		*out = providers.PortCtxOut{}
-	}
 }

@@ -102,9 +102,17 @@ const (
 )
 
 func TestRegistered(t *testing.T) {
-	p, ok := providers.CompiledProvider(representor.Type)
-	if !ok || p.Type() != "representor" {
-		t.Fatalf("CompiledProvider(representor) = %v, %v", p, ok)
+	f, ok := providers.CompiledFactory(representor.Type)
+	if !ok {
+		t.Fatal("representor did not register itself in init()")
+	}
+	if p, err := f.Build(nil); err != nil || p.Type() != "representor" {
+		t.Fatalf("the default configuration does not build: %v, %v", p, err)
+	}
+	for k, v := range map[string]string{"watch": "sometimes", "resync-interval": "soon", "devlink": "2"} {
+		if _, err := f.Build(map[string]string{k: v}); err == nil || !strings.Contains(err.Error(), "provider.representor."+k) {
+			t.Errorf("%s=%s: %v, want an error naming the key", k, v, err)
+		}
 	}
 	if !slices.Contains(providers.Compiled(), "representor") {
 		t.Fatal("not in Compiled()")
@@ -269,8 +277,6 @@ func TestRemoveAlwaysAllowed(t *testing.T) {
 	if err := f.p.Prepare(cancelled, in, nil); err != nil {
 		t.Fatalf("remove: %v", err)
 	}
-	f.p.Finish(in, nil)
-	f.p.CtxDestroy(in, nil)
 }
 
 func TestPrepareRespectsContext(t *testing.T) {
@@ -302,17 +308,13 @@ func TestLifecycle(t *testing.T) {
 	if err := p.Init(providers.Env{SysfsRoot: dir}); err != nil { // nil Changed is fine
 		t.Fatal(err)
 	}
-	if err := p.Init(providers.Env{SysfsRoot: dir}); err == nil {
-		t.Fatal("second Init succeeded")
+	first := p.DB()
+	// A second Init replaces the first index and stops its watcher.
+	if err := p.Init(providers.Env{SysfsRoot: dir}); err != nil || p.DB() == first || first.Watching() {
+		t.Fatalf("second Init: %v", err)
 	}
 	f := &fixture{p: p}
 	f.plugs(t, opts(kMAC, macA), "pf0hpf")
-	out := providers.PortCtxOut{Name: "x", Type: "y", IfaceOptions: map[string]string{"a": "b"}}
-	p.Finish(&providers.PortCtxIn{}, &out)
-	p.CtxDestroy(&providers.PortCtxIn{}, &out)
-	if out.Name != "" || out.Type != "" || out.IfaceOptions != nil {
-		t.Fatalf("CtxDestroy left %+v", out)
-	}
 	if err := p.Destroy(); err != nil {
 		t.Fatal(err)
 	}
