@@ -1,0 +1,281 @@
+package providertest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers/providertest"
+)
+
+// recorder is a testing.TB that keeps the kit's failures instead of
+// failing the test, so the kit's own tests can show it catches each bug.
+type recorder struct {
+	testing.TB
+	mu   sync.Mutex
+	errs []string
+}
+
+func (r *recorder) Helper()                   {}
+func (r *recorder) Logf(string, ...any)       {}
+func (r *recorder) Log(...any)                {}
+func (r *recorder) Error(args ...any)         { r.add(fmt.Sprint(args...)) }
+func (r *recorder) Errorf(f string, a ...any) { r.add(fmt.Sprintf(f, a...)) }
+func (r *recorder) add(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, s)
+}
+
+// bugs selects what the fake provider gets wrong.
+type bugs struct {
+	refuseRemoveBeforeInit bool
+	refuseRemoveBadOptions bool
+	refuseRemoveExpired    bool
+	nondeterministic       bool
+	longName               bool
+	untypedError           bool
+	noReason               bool
+	ignoreDeadline         bool
+	invalidOnDeadline      bool
+	unlistedOption         bool
+	nilMaintained          bool
+	neverChanged           bool
+	leak                   bool
+	sharedScratch          bool
+	mutatesInput           bool
+	panicsInFinish         bool
+	refusesPlugged         bool
+	hangs                  bool
+	unhelpful              bool
+}
+
+const idKey = "vif-plug:fake:id"
+
+// fake plugs internal interface fake<id> for ids 0-49, and ids 50-99 once
+// its view (the world flag) says they exist; a goroutine started by Init
+// watches the flag and calls Changed.
+type fake struct {
+	b     bugs
+	world *atomic.Bool
+
+	inited  atomic.Bool
+	calls   atomic.Int64
+	scratch atomic.Pointer[string]
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func (f *fake) Type() string { return "fake" }
+
+func (f *fake) MaintainedIfaceOptions() []string {
+	if f.b.nilMaintained {
+		return nil
+	}
+	return []string{"fake-id"}
+}
+
+func (f *fake) Init(env providers.Env) error {
+	f.inited.Store(true)
+	f.stop, f.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(f.done)
+		seen := f.world.Load()
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-f.stop:
+				return
+			case <-t.C:
+			}
+			if now := f.world.Load(); now != seen {
+				seen = now
+				if !f.b.neverChanged {
+					env.Changed()
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+func (f *fake) Destroy() error {
+	if !f.b.leak {
+		close(f.stop)
+		<-f.done
+	}
+	return nil
+}
+
+func (f *fake) Prepare(ctx context.Context, in *providers.PortCtxIn, out *providers.PortCtxOut) error {
+	if f.b.hangs {
+		select {}
+	}
+	if f.b.mutatesInput {
+		in.LportOptions["seen"] = "yes"
+	}
+	if in.Op == providers.OpRemove {
+		switch {
+		case f.b.refuseRemoveBeforeInit && !f.inited.Load():
+			return providers.NotReady("not initialised")
+		case f.b.refuseRemoveExpired && ctx.Err() != nil:
+			return providers.NotReady("no time")
+		case f.b.refuseRemoveBadOptions:
+			if _, err := strconv.Atoi(in.LportOptions[idKey]); err != nil {
+				return providers.Invalid("bad id")
+			}
+		}
+		return nil
+	}
+	if f.b.ignoreDeadline {
+		if _, ok := ctx.Deadline(); ok {
+			time.Sleep(400 * time.Millisecond)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		if f.b.invalidOnDeadline {
+			return providers.Invalid("%v", err)
+		}
+		return providers.NotReady("%v", err)
+	}
+	id, err := strconv.Atoi(in.LportOptions[idKey])
+	if err != nil || id < 0 || id > 99 {
+		switch {
+		case f.b.untypedError:
+			return errors.New("bad id")
+		case f.b.noReason:
+			return &providers.InvalidError{}
+		}
+		return providers.Invalid("%s=%q: want 0 to 99", idKey, in.LportOptions[idKey])
+	}
+	if id >= 50 && !f.world.Load() {
+		return providers.NotReady("no device %d yet", id)
+	}
+	if f.b.refusesPlugged && in.IfaceName != "" {
+		return providers.NotReady("already plugged")
+	}
+	name := "fake" + strconv.Itoa(id)
+	if f.b.nondeterministic {
+		name += "-" + strconv.FormatInt(f.calls.Add(1)%3, 10)
+	}
+	if f.b.longName {
+		name = "fake-interface-" + name
+	}
+	if f.b.sharedScratch {
+		mine := name
+		f.scratch.Store(&mine)
+		time.Sleep(50 * time.Microsecond)
+		name = *f.scratch.Load()
+	}
+	out.Name, out.Type = name, "internal"
+	out.IfaceOptions = map[string]string{"fake-id": strconv.Itoa(id)}
+	if f.b.unlistedOption {
+		out.IfaceOptions["extra"] = "1"
+	}
+	return nil
+}
+
+func (f *fake) Finish(*providers.PortCtxIn, *providers.PortCtxOut) {
+	if f.b.panicsInFinish {
+		panic("finish")
+	}
+}
+
+func factory(b bugs, world *atomic.Bool) providers.Factory {
+	help := "the fake's only option"
+	if b.unhelpful {
+		help = ""
+	}
+	return providers.Factory{
+		Type:    "fake",
+		Options: []providers.Option{{Key: "strict", Default: "true", Help: help}},
+		New: func(cfg providers.Config) (providers.Provider, error) {
+			if _, err := cfg.Bool("strict"); err != nil {
+				return nil, err
+			}
+			return &fake{b: b, world: world}, nil
+		},
+	}
+}
+
+func check(b bugs, extra ...providertest.Option) []string {
+	world := &atomic.Bool{}
+	r := &recorder{}
+	opts := append([]providertest.Option{
+		providertest.Ports(
+			providertest.Port{Name: "lp1", Options: map[string]string{idKey: "1"}},
+			providertest.Port{Name: "lp2", Options: map[string]string{idKey: "2"}},
+			providertest.Port{Name: "lp60", Options: map[string]string{idKey: "60"}, Want: providertest.NotReady},
+			providertest.Port{Name: "bad", Options: map[string]string{idKey: "many"}, Want: providertest.Invalid},
+		),
+		providertest.ChangeView(func() error { world.Store(true); return nil }),
+		providertest.Wait(time.Second),
+		providertest.DeadlineSlack(150 * time.Millisecond),
+	}, extra...)
+	providertest.TestProvider(r, factory(b, world), opts...)
+	return r.errs
+}
+
+func TestGoodProviderPasses(t *testing.T) {
+	if errs := check(bugs{}); len(errs) > 0 {
+		t.Fatalf("the kit failed a correct provider:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// TestCatchesEachBug: every deliberately broken provider fails the kit,
+// on the check named for its bug.
+func TestCatchesEachBug(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		b     bugs
+		check string
+		opts  []providertest.Option
+	}{
+		{"refuses removal before Init", bugs{refuseRemoveBeforeInit: true}, "remove: Prepare(remove, \"lp1\", map[vif-plug-type:fake vif-plug:fake:id:1]) before Init refused", nil},
+		{"refuses removal with bad options", bugs{refuseRemoveBadOptions: true}, "remove: ", nil},
+		{"refuses removal with an expired context", bugs{refuseRemoveExpired: true}, "with an expired context refused", nil},
+		{"answers differently each time", bugs{nondeterministic: true}, "deterministic: ", nil},
+		{"names an internal interface beyond 15 bytes", bugs{longName: true}, "name: ", nil},
+		{"refuses with an untyped error", bugs{untypedError: true}, "refusal: ", nil},
+		{"refuses without a reason", bugs{noReason: true}, "refused without a reason", nil},
+		{"ignores its deadline", bugs{ignoreDeadline: true}, "deadline: ", nil},
+		{"calls running out of time invalid", bugs{invalidOnDeadline: true}, "is not an invalid request", nil},
+		{"sets an option it does not maintain", bugs{unlistedOption: true}, `sets option "extra", which MaintainedIfaceOptions`, nil},
+		{"sets options with a nil maintained set", bugs{nilMaintained: true}, "MaintainedIfaceOptions is nil", nil},
+		{"never calls Changed", bugs{neverChanged: true}, "changed: ", nil},
+		{"leaks its goroutine", bugs{leak: true}, "leak: 1 goroutine(s)", nil},
+		{"shares state across concurrent Prepares", bugs{sharedScratch: true}, "concurrent: ", nil},
+		{"modifies its input", bugs{mutatesInput: true}, "input: ", nil},
+		{"panics in Finish", bugs{panicsInFinish: true}, "panic: ", nil},
+		{"refuses a port it plugged", bugs{refusesPlugged: true}, "for its own plugged interface", nil},
+		{"hangs in Prepare", bugs{hangs: true}, "did not return", []providertest.Option{providertest.Wait(100 * time.Millisecond)}},
+		{"has an option without help", bugs{unhelpful: true}, `config: option "strict" has no Help`, nil},
+		{"is given a bad config", bugs{}, `provider.fake.strict="perhaps"`, []providertest.Option{providertest.Config(map[string]string{"strict": "perhaps"})}},
+		{"is given no port to plug", bugs{}, "setup: give at least one Port", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var errs []string
+			if strings.HasPrefix(tc.check, "setup:") {
+				r := &recorder{}
+				providertest.TestProvider(r, factory(tc.b, &atomic.Bool{}), providertest.Ports(providertest.Port{Name: "x", Want: providertest.Invalid}))
+				errs = r.errs
+			} else {
+				errs = check(tc.b, tc.opts...)
+			}
+			for _, e := range errs {
+				if strings.Contains(e, tc.check) {
+					return
+				}
+			}
+			t.Errorf("the kit did not catch a provider that %s (want a failure containing %q); it reported:\n%s", tc.name, tc.check, strings.Join(errs, "\n"))
+		})
+	}
+}
