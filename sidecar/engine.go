@@ -231,10 +231,18 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 // runProviders calls each provider's Run periodically, as ovn-controller
-// does every main loop iteration.
+// does every main loop iteration, each provider on a goroutine of its own
+// so that a Run ignoring its deadline stalls nothing else.
 func (e *Engine) runProviders(ctx context.Context) {
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
+	var runs sync.WaitGroup
+	for _, p := range e.reg.Enabled() {
+		runs.Add(1)
+		go func() {
+			defer runs.Done()
+			p.RunLoop(ctx, providerRunInterval, e.cfg.PrepareTimeout, func() { e.q.AddProvider(p.Type()) })
+		}()
+	}
+	defer runs.Wait()
 	// A periodic full recompute is the safety net for cache events that
 	// libovsdb dropped (its event channel drops when full), as a
 	// Kubernetes informer's resync is. With nothing to do it writes nothing.
@@ -246,17 +254,11 @@ func (e *Engine) runProviders(ctx context.Context) {
 			return
 		case <-resync.C:
 			e.q.AddAll()
-		case <-t.C:
-			for _, p := range e.reg.Enabled() {
-				rctx, cancel := context.WithTimeout(ctx, e.cfg.PrepareTimeout)
-				if p.Run(rctx) {
-					e.q.AddProvider(p.Type())
-				}
-				cancel()
-			}
 		}
 	}
 }
+
+const providerRunInterval = 5 * time.Second
 
 func (e *Engine) worker(ctx context.Context) {
 	for {

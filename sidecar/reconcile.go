@@ -79,7 +79,7 @@ func (e *Engine) chassisStill(sbTC *cache.TableCache, s *snapshot) bool {
 
 // prepared is one provider call's context, kept until Finish/CtxDestroy.
 type prepared struct {
-	prov providers.Provider
+	prov *providers.Instance
 	in   *providers.PortCtxIn
 	out  *providers.PortCtxOut
 	err  error
@@ -278,7 +278,7 @@ func (e *Engine) providerState(typ string) plan.ProviderState {
 	if e.reg.InitError(typ) != nil {
 		return plan.ProviderFailed
 	}
-	if _, ok := providers.CompiledProvider(typ); ok {
+	if _, ok := providers.CompiledFactory(typ); ok {
 		return plan.ProviderDisabled
 	}
 	return plan.ProviderUnknown

@@ -276,7 +276,7 @@ func pendingReasonClass(c plan.Cause) string {
 // providerLabel bounds label values: vif-plug-type comes from the CMS, so
 // a type that is not compiled in is reported as "unknown".
 func providerLabel(typ string) string {
-	if _, ok := providers.CompiledProvider(typ); ok {
+	if _, ok := providers.CompiledFactory(typ); ok {
 		return typ
 	}
 	return "unknown"
