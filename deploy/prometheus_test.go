@@ -18,7 +18,7 @@ const (
 )
 
 // Go and process collector metrics the artefacts use; the collectors are
-// registered in cmd/ovn-vif-sidecar.
+// registered in cmd/ovn-vif-sidecar/app.
 var standardMetrics = map[string]bool{
 	"up": true, "process_resident_memory_bytes": true, "process_cpu_seconds_total": true,
 	"go_memstats_heap_inuse_bytes": true,
@@ -30,7 +30,7 @@ func definedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
 	files, _ := filepath.Glob("../sidecar/*.go")
-	more, _ := filepath.Glob("../cmd/ovn-vif-sidecar/*.go")
+	more, _ := filepath.Glob("../cmd/ovn-vif-sidecar/app/*.go")
 	for _, f := range append(files, more...) {
 		if strings.HasSuffix(f, "_test.go") {
 			continue

@@ -6,7 +6,7 @@
 //	ovn-vif-sidecar hw [flags]         list the switchdev ports this DPU has
 //	ovn-vif-sidecar version            print version, revision, Go version
 //	ovn-vif-sidecar help
-package main
+package app
 
 import (
 	"context"
@@ -37,11 +37,12 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar"
 )
 
-// version and revision are set at build time (make build):
+// Version and Revision are the build's; the main package sets them from
+// its own variables, which make build stamps with
 // -ldflags "-X main.version=$(git describe --tags --always --dirty) -X main.revision=$(git rev-parse HEAD)".
 var (
-	version  = ""
-	revision = ""
+	Version  = ""
+	Revision = ""
 )
 
 const defaultHTTPAddr = "127.0.0.1:9476"
@@ -58,8 +59,10 @@ const (
 	exitConfig = 2
 )
 
-func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+// Main runs the command with args (without the program name) and returns
+// the exit status.
+func Main(args []string, stdout, stderr io.Writer) int {
+	return run(args, stdout, stderr)
 }
 
 const subcommandUsage = `Usage:
@@ -106,7 +109,7 @@ func usageError(stderr io.Writer, format string, a ...any) int {
 // buildInfo returns the stamped version and revision; a plain go build
 // falls back to "dev" and the VCS revision Go recorded, if any.
 func buildInfo() (ver, rev, goVersion string) {
-	ver, rev, goVersion = version, revision, runtime.Version()
+	ver, rev, goVersion = Version, Revision, runtime.Version()
 	if bi, ok := debug.ReadBuildInfo(); ok && rev == "" {
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" {
@@ -135,6 +138,7 @@ type daemonFlags struct {
 	privateKey, certificate, ca  string
 	sysfsRoot                    string
 	prepareTimeout               time.Duration
+	prov                         providerFlags
 }
 
 // daemonFlagSet returns the daemon's flag set (its own flags and klog's)
@@ -156,12 +160,14 @@ func daemonFlagSet(f *daemonFlags, out io.Writer) (fs *flag.FlagSet, usage func(
 	own.StringVar(&f.ca, "ca-cert", "", "PEM CA certificate that signs the SB servers' certificates")
 	own.StringVar(&f.sysfsRoot, "sysfs-root", "/sys", "where sysfs is mounted (for containers and tests)")
 	own.DurationVar(&f.prepareTimeout, "prepare-timeout", 2*time.Second, "deadline for one provider Prepare call")
+	provFlags := providerFlagSet(&f.prov)
 	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(klogFlags)
 
 	fs = flag.NewFlagSet("ovn-vif-sidecar", flag.ContinueOnError)
 	fs.SetOutput(out)
 	own.VisitAll(func(fl *flag.Flag) { fs.Var(fl.Value, fl.Name, fl.Usage) })
+	provFlags.VisitAll(func(fl *flag.Flag) { fs.Var(fl.Value, fl.Name, fl.Usage) })
 	klogFlags.VisitAll(func(fl *flag.Flag) { fs.Var(fl.Value, fl.Name, fl.Usage) })
 	// On a parse error the flag package prints the error line; the short
 	// usage follows. --help prints the full usage.
@@ -171,6 +177,9 @@ func daemonFlagSet(f *daemonFlags, out io.Writer) (fs *flag.FlagSet, usage func(
 		fmt.Fprintln(w, "\nDaemon flags:")
 		own.SetOutput(w)
 		own.PrintDefaults()
+		fmt.Fprintln(w, "\nProvider flags (--provider.<type>.<key>):")
+		provFlags.SetOutput(w)
+		provFlags.PrintDefaults()
 		fmt.Fprintln(w, "\nLogging flags (klog):")
 		klogFlags.SetOutput(w)
 		klogFlags.PrintDefaults()
@@ -193,14 +202,14 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return usageError(stderr, "unknown command or stray argument %q", fs.Arg(0))
 	}
-	enabled, err := validate(f)
+	enabled, built, err := validate(f)
 	if err != nil {
 		fmt.Fprintf(stderr, "ovn-vif-sidecar: %v\n", err)
 		return exitConfig
 	}
 	defer klog.Flush()
 	tuneGC()
-	if err := daemon(f, enabled); err != nil {
+	if err := daemon(f, enabled, built); err != nil {
 		klog.ErrorS(err, "Exiting")
 		return exitFail
 	}
@@ -210,44 +219,56 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 // validate checks everything static in the flags, so that a mistake is
 // one clear line and exit 2 rather than a daemon that retries forever.
 // What can heal (a database not up yet, a certificate file not yet
-// provisioned, a listen address in use) is left to run time.
-func validate(f daemonFlags) (enabled []string, err error) {
+// provisioned, a listen address in use) is left to run time. Each enabled
+// provider is built from its configuration here; its Init, which touches
+// the system, runs later.
+func validate(f daemonFlags) (enabled []string, built map[string]providers.Provider, err error) {
 	enabled, err = providers.Select(f.providers)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	if built, err = f.prov.build(enabled); err != nil {
+		return nil, nil, err
+	}
+	if err := validateConns(f); err != nil {
+		return nil, nil, err
+	}
+	return enabled, built, nil
+}
+
+func validateConns(f daemonFlags) error {
 	if n := countSet(f.privateKey, f.certificate, f.ca); n != 0 && n != 3 {
-		return nil, errors.New("--private-key, --certificate and --ca-cert must be given together")
+		return errors.New("--private-key, --certificate and --ca-cert must be given together")
 	}
 	if f.httpAddr != "" {
 		if err := validateListenAddr(f.httpAddr); err != nil {
-			return nil, fmt.Errorf("--http-addr %q: %v", f.httpAddr, err)
+			return fmt.Errorf("--http-addr %q: %v", f.httpAddr, err)
 		}
 	}
 	if err := sidecar.ValidateRemote(f.ovsDB); err != nil {
-		return nil, fmt.Errorf("--ovs-db: %v", err)
+		return fmt.Errorf("--ovs-db: %v", err)
 	}
 	if strings.HasPrefix(f.ovsDB, "ssl:") {
-		return nil, fmt.Errorf("--ovs-db %q: ssl: is not supported for the local database; use unix:PATH or tcp:HOST:PORT", f.ovsDB)
+		return fmt.Errorf("--ovs-db %q: ssl: is not supported for the local database; use unix:PATH or tcp:HOST:PORT", f.ovsDB)
 	}
 	if f.sbDB != "" {
 		eps := sidecar.SplitRemotes(f.sbDB)
 		if len(eps) == 0 {
-			return nil, fmt.Errorf("--sb-db %q names no remote", f.sbDB)
+			return fmt.Errorf("--sb-db %q names no remote", f.sbDB)
 		}
 		for _, ep := range eps {
 			if err := sidecar.ValidateRemote(ep); err != nil {
-				return nil, fmt.Errorf("--sb-db: %v", err)
+				return fmt.Errorf("--sb-db: %v", err)
 			}
 			if strings.HasPrefix(ep, "ssl:") && f.privateKey == "" {
-				return nil, fmt.Errorf("--sb-db: SB remote %s needs --private-key, --certificate and --ca-cert", ep)
+				return fmt.Errorf("--sb-db: SB remote %s needs --private-key, --certificate and --ca-cert", ep)
 			}
 		}
 	}
 	if f.prepareTimeout <= 0 {
-		return nil, fmt.Errorf("--prepare-timeout %v: must be positive", f.prepareTimeout)
+		return fmt.Errorf("--prepare-timeout %v: must be positive", f.prepareTimeout)
 	}
-	return enabled, nil
+	return nil
 }
 
 func countSet(ss ...string) int {
@@ -273,7 +294,7 @@ func validateListenAddr(addr string) error {
 	return nil
 }
 
-func daemon(f daemonFlags, enabled []string) error {
+func daemon(f daemonFlags, enabled []string, built map[string]providers.Provider) error {
 	tlsCfg, err := loadTLS(f.privateKey, f.certificate, f.ca)
 	if err != nil {
 		return err
@@ -313,8 +334,7 @@ func daemon(f daemonFlags, enabled []string) error {
 		}
 	}
 	for _, typ := range enabled {
-		p, _ := providers.CompiledProvider(typ)
-		if err := reg.Register(p); err != nil {
+		if err := reg.Register(built[typ]); err != nil {
 			// A provider whose hardware is absent must not stop the others.
 			klog.ErrorS(err, "Provider failed to initialise; its ports will report an error", "provider", typ)
 		}
@@ -327,12 +347,13 @@ func daemon(f daemonFlags, enabled []string) error {
 	promReg.MustRegister(newHWDBCollector(func() []*hwdb.DB {
 		var dbs []*hwdb.DB
 		for _, p := range reg.Enabled() {
-			if h, ok := p.(interface{ DB() *hwdb.DB }); ok && h.DB() != nil {
+			if h, ok := p.Provider().(interface{ DB() *hwdb.DB }); ok && h.DB() != nil {
 				dbs = append(dbs, h.DB())
 			}
 		}
 		return dbs
 	}))
+	promReg.MustRegister(newProviderUp(reg, enabled))
 	ver, rev, _ := buildInfo()
 	klog.InfoS("Starting ovn-vif-sidecar", "version", ver, "revision", rev, "providers", reg.Types(), "ovsDB", f.ovsDB, "httpAddr", f.httpAddr)
 

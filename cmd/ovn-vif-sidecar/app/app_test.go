@@ -1,13 +1,20 @@
-package main
+package app
 
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
@@ -36,6 +43,11 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"--sb-db=tcp:127.0.0.1"}, 2, `--sb-db: remote "tcp:127.0.0.1": tcp: needs HOST:PORT`},
 		{[]string{"--sb-db=tcp:127.0.0.1:6642,ssl:127.0.0.1:6643"}, 2, "SB remote ssl:127.0.0.1:6643 needs --private-key, --certificate and --ca-cert"},
 		{[]string{"--prepare-timeout=0s"}, 2, "--prepare-timeout 0s: must be positive"},
+		{[]string{"--provider.representor.bogus=1"}, 2, "flag provided but not defined: -provider.representor.bogus"},
+		{[]string{"--provider.representor.watch=maybe"}, 2, `ovn-vif-sidecar: --provider.representor.watch="maybe": want true or false`},
+		// Unknown keys are refused whether or not the provider is enabled.
+		{[]string{"--providers=dummy", "--provider.representor.bogus-key=x"}, 2, "flag provided but not defined"},
+		{[]string{"--provider-config=/nonexistent/providers.yaml"}, 2, "--provider-config: open /nonexistent/providers.yaml"},
 		{[]string{"version", "x"}, 2, "version takes no arguments"},
 		{[]string{"help", "x"}, 2, "help takes no arguments"},
 		{[]string{"status", "--state=bogus"}, 2, `status --state "bogus": want one of`},
@@ -64,6 +76,97 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
+// The --provider-config file: each mistake is one line naming the file
+// and the key, and exit 2; flags override the file.
+func TestProviderConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		file, text string
+		args       []string
+		want       string
+	}{
+		{"unknown-type.yaml", "nosuch: {a: 1}\n", nil, `: "nosuch" is not a compiled-in provider`},
+		{"unknown-key.yaml", "representor:\n  bogus: 1\n", nil, `unknown-key.yaml: provider.representor.bogus: unknown key; known keys: watch, devlink, resync-interval`},
+		{"bad-value.yaml", "representor:\n  watch: sometimes\n", nil, `bad-value.yaml: provider.representor.watch="sometimes": want true or false`},
+		{"not-a-map.yaml", "- representor\n", nil, "want a map of provider type to a map of option to value"},
+		{"nested.yaml", "representor:\n  watch: [a]\n", nil, "want a map of provider type"},
+		// The flag overrides the file, and is named as the culprit.
+		{"overridden.yaml", "representor:\n  watch: false\n", []string{"--provider.representor.watch=2"}, `ovn-vif-sidecar: --provider.representor.watch="2": want true or false`},
+	} {
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"--provider-config=" + write(tc.file, tc.text)}, tc.args...)
+		code := run(args, &stdout, &stderr)
+		first, _, _ := strings.Cut(stderr.String(), "\n")
+		if code != 2 || !strings.HasPrefix(first, "ovn-vif-sidecar: ") || !strings.Contains(first, tc.want) {
+			t.Errorf("%s: exit %d, first line %q; want exit 2 with %q", tc.file, code, first, tc.want)
+		}
+	}
+	// A good file and a good flag pass validation.
+	var f daemonFlags
+	fs, _ := daemonFlagSet(&f, io.Discard)
+	good := write("good.yaml", "representor:\n  watch: false\n  resync-interval: 0s\ndummy: {}\n")
+	if err := fs.Parse([]string{"--provider-config=" + good, "--provider.representor.devlink=false"}); err != nil {
+		t.Fatal(err)
+	}
+	enabled, built, err := validate(f)
+	if err != nil || len(enabled) != 2 || built["representor"] == nil || built["dummy"] == nil {
+		t.Fatalf("validate: %v %v %v", enabled, built, err)
+	}
+}
+
+// provider_up is 1 for a provider that initialised and 0 for one that
+// failed or reports a health error.
+func TestProviderUpMetric(t *testing.T) {
+	reg := providers.NewRegistry(nil)
+	ok, _ := providers.CompiledFactory("dummy")
+	p, err := ok.Build(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Register(p); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := providers.CompiledFactory("representor")
+	bad, err := rep.Build(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	regBad := providers.NewRegistry(func(string) providers.Env { return providers.Env{SysfsRoot: filepath.Join(t.TempDir(), "missing")} })
+	if err := regBad.Register(bad); err == nil {
+		t.Fatal("representor Init on a missing sysfs root succeeded")
+	}
+	prom := prometheus.NewRegistry()
+	prom.MustRegister(newProviderUp(reg, []string{"dummy", "representor"}))
+	prom2 := prometheus.NewRegistry()
+	prom2.MustRegister(newProviderUp(regBad, []string{"representor"}))
+	want := map[*prometheus.Registry]map[string]float64{prom: {"dummy": 1, "representor": 0}, prom2: {"representor": 0}}
+	for r, w := range want {
+		mfs, err := r.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, mf := range mfs {
+			if mf.GetName() != "ovn_vif_sidecar_provider_up" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				got[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+			}
+		}
+		if !maps.Equal(got, w) {
+			t.Errorf("provider_up = %v, want %v", got, w)
+		}
+	}
+}
+
 // --help lists the subcommands, and klog's flags only in their own section.
 func TestHelpSections(t *testing.T) {
 	var stdout, stderr bytes.Buffer
@@ -78,6 +181,15 @@ func TestHelpSections(t *testing.T) {
 	for _, sub := range []string{"status", "hw", "version", "help"} {
 		if !strings.Contains(daemonPart, "ovn-vif-sidecar "+sub) {
 			t.Errorf("--help does not list subcommand %s", sub)
+		}
+	}
+	daemonPart, provPart, ok := strings.Cut(daemonPart, "Provider flags (--provider.<type>.<key>):")
+	if !ok {
+		t.Fatalf("no provider section:\n%s", out)
+	}
+	for _, f := range []string{"  -provider.representor.watch value", "  -provider-config string"} {
+		if !strings.Contains(provPart, f) || strings.Contains(daemonPart, f) {
+			t.Errorf("%s must be in the provider section only", f)
 		}
 	}
 	for _, f := range []string{"  -ovs-db", "  -sb-db", "  -http-addr", "  -providers"} {

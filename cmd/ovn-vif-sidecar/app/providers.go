@@ -1,6 +1,7 @@
-package main
+package app
 
-// The providers compiled into this binary. Add a vendor's provider here.
+// The built-in providers, compiled into every binary built from this
+// package. A vendor's main package adds its own with a blank import.
 import (
 	_ "github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers/dummy"
 	_ "github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers/representor"
