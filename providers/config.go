@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -81,6 +82,10 @@ func (f Factory) Build(set map[string]string) (Provider, error) {
 		return nil, err
 	}
 	p, err := f.New(cfg)
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		return nil, err // it names the provider already
+	}
 	if err != nil {
 		return nil, fmt.Errorf("provider %s: %w", f.Type, err)
 	}
@@ -120,7 +125,9 @@ func (c Config) String(key string) string {
 	return v
 }
 
-func (c Config) errorf(key, format string, args ...any) error {
+// Errorf returns a *ConfigError for key's value, for a provider's own
+// checks in New: the operator then sees which key is wrong and why.
+func (c Config) Errorf(key, format string, args ...any) error {
 	return &ConfigError{Type: c.typ, Key: key, Value: c.values[key], Reason: fmt.Sprintf(format, args...)}
 }
 
@@ -128,7 +135,7 @@ func (c Config) errorf(key, format string, args ...any) error {
 func (c Config) Bool(key string) (bool, error) {
 	b, err := strconv.ParseBool(c.String(key))
 	if err != nil {
-		return false, c.errorf(key, "want true or false")
+		return false, c.Errorf(key, "want true or false")
 	}
 	return b, nil
 }
@@ -137,7 +144,7 @@ func (c Config) Bool(key string) (bool, error) {
 func (c Config) Int(key string, min, max int) (int, error) {
 	n, err := strconv.Atoi(c.String(key))
 	if err != nil || n < min || n > max {
-		return 0, c.errorf(key, "want an integer from %d to %d", min, max)
+		return 0, c.Errorf(key, "want an integer from %d to %d", min, max)
 	}
 	return n, nil
 }
@@ -147,7 +154,7 @@ func (c Config) Int(key string, min, max int) (int, error) {
 func (c Config) Duration(key string) (time.Duration, error) {
 	d, err := time.ParseDuration(c.String(key))
 	if err != nil || d < 0 {
-		return 0, c.errorf(key, "want a duration such as 30s or 5m")
+		return 0, c.Errorf(key, "want a duration such as 30s or 5m")
 	}
 	return d, nil
 }

@@ -255,9 +255,9 @@ func TestConfig(t *testing.T) {
 		want string
 	}{
 		{map[string]string{"bogus": "1"}, `provider.vx.bogus: unknown key; known keys: watch, every, queues, dir`},
-		{map[string]string{"watch": "maybe"}, `provider vx: provider.vx.watch="maybe": want true or false`},
-		{map[string]string{"every": "-1s"}, `provider vx: provider.vx.every="-1s": want a duration`},
-		{map[string]string{"queues": "9"}, `provider vx: provider.vx.queues="9": want an integer from 1 to 8`},
+		{map[string]string{"watch": "maybe"}, `provider.vx.watch="maybe": want true or false`},
+		{map[string]string{"every": "-1s"}, `provider.vx.every="-1s": want a duration`},
+		{map[string]string{"queues": "9"}, `provider.vx.queues="9": want an integer from 1 to 8`},
 	} {
 		_, err := f.Build(tc.set)
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
