@@ -14,7 +14,7 @@ DEPS_CMDS := ip ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl ovs-appctl \
              ovn-northd ovn-controller ovn-nbctl ovn-sbctl ping dpkg-deb
 DEPS_PKGS := openvswitch-switch ovn-central ovn-host iproute2 iputils-ping dpkg
 
-.PHONY: all deps build deb version generate test unit e2e lint sandbox bench soak fleet clean
+.PHONY: all deps build deb version generate test unit e2e lint sandbox bench soak fleet clean example
 
 all: build
 
@@ -63,8 +63,17 @@ generate:
 test: deps build
 	$(MAKE) -k unit e2e
 
+# The out-of-tree provider example is a module of its own (./... skips
+# it); its tests and build keep it in step with the provider API.
+EXAMPLE := examples/vhostuser
+
 unit:
 	$(GO) test -race $$($(GO) list ./... | grep -v '/e2e$$')
+	cd $(EXAMPLE) && $(GO) test -race ./...
+
+# bin/ovn-vif-sidecar-vhostuser: the sidecar with the example provider.
+example:
+	cd $(EXAMPLE) && $(GO) build -ldflags "$(LDFLAGS)" -o $(CURDIR)/bin/ovn-vif-sidecar-vhostuser .
 
 e2e:
 	OVN_VIF_SIDECAR_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -timeout=$(E2E_TIMEOUT) ./e2e/...
@@ -75,6 +84,7 @@ lint:
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 	$(GO) mod tidy -diff
+	cd $(EXAMPLE) && $(GO) vet ./... && $(GO) mod tidy -diff
 
 sandbox: deps build
 	OVN_VIF_SIDECAR_BIN=$(CURDIR)/$(BIN) $(GO) run ./cmd/sandbox $(SANDBOX_ARGS)
