@@ -179,8 +179,22 @@ type Status struct {
 }
 
 // Status reports the health of each of types (the ones the operator
-// enabled), in that order: up, or why not.
+// enabled), in that order: up, or why not. Nil means every type that was
+// registered or failed to, sorted.
 func (r *Registry) Status(types []string) []Status {
+	if types == nil {
+		r.mu.RLock()
+		for t := range r.instances {
+			types = append(types, t)
+		}
+		for t := range r.failed {
+			if _, ok := r.instances[t]; !ok {
+				types = append(types, t)
+			}
+		}
+		r.mu.RUnlock()
+		slices.Sort(types)
+	}
 	out := make([]Status, 0, len(types))
 	for _, typ := range types {
 		s := Status{Type: typ}

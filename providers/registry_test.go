@@ -120,6 +120,9 @@ func TestRegistryInitFailureLeavesNothing(t *testing.T) {
 	if err := reg.InitError("broken"); err == nil || err.Error() != "no hardware" {
 		t.Fatalf("InitError = %v, want the Init error", err)
 	}
+	if all := reg.Status(nil); len(all) != 1 || all[0].Type != "broken" || all[0].Up {
+		t.Fatalf("Status(nil) = %+v, want the failed provider", all)
+	}
 	st := reg.Status([]string{"broken", "never"})
 	if st[0].Up || st[0].Err.Error() != "no hardware" || st[1].Up || st[1].Err == nil {
 		t.Fatalf("Status = %+v", st)

@@ -21,6 +21,16 @@ type Health struct {
 	Ready bool `json:"ready"`
 	// Reasons say why it is not ready, one line each.
 	Reasons []string `json:"reasons"`
+	// Providers are the enabled providers, up or why not; a provider
+	// that is down does not make the daemon unready.
+	Providers []ProviderHealth `json:"providers"`
+}
+
+// ProviderHealth is one enabled provider's state.
+type ProviderHealth struct {
+	Type  string `json:"type"`
+	Up    bool   `json:"up"`
+	Error string `json:"error,omitempty"`
 }
 
 // DBHealth is one database connection's state.
@@ -33,6 +43,14 @@ type DBHealth struct {
 func (e *Engine) Health() Health {
 	chassis, _, bridge := e.id.names()
 	h := Health{Chassis: chassis, Bridge: bridge, Reasons: []string{}}
+	h.Providers = []ProviderHealth{}
+	for _, s := range e.reg.Status(nil) {
+		ph := ProviderHealth{Type: s.Type, Up: s.Up}
+		if s.Err != nil {
+			ph.Error = s.Err.Error()
+		}
+		h.Providers = append(h.Providers, ph)
+	}
 	h.OVS = dbHealth(e.ovs)
 	h.SB = dbHealth(e.sb)
 	h.Primed = e.Primed()

@@ -3,10 +3,12 @@ package sidecar
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -123,5 +125,37 @@ func TestReadyzWithoutBridge(t *testing.T) {
 	h := e.Health()
 	if h.Ready || h.BridgeFound || !h.OVS.Connected || !h.SB.Connected || !h.ChassisFound {
 		t.Errorf("Health = %+v", h)
+	}
+}
+
+// failingInit is a provider whose Init fails.
+type failingInit struct{ dummy.Provider }
+
+func (*failingInit) Type() string             { return "broken" }
+func (*failingInit) Init(providers.Env) error { return errors.New("no hardware") }
+
+// /health lists each provider, up or with why not, and a provider that
+// is down does not make the daemon unready by itself.
+func TestHealthProviders(t *testing.T) {
+	reg := providers.NewRegistry(nil)
+	if err := reg.Register(dummy.New()); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Register(&failingInit{}); err == nil {
+		t.Fatal("Init error lost")
+	}
+	e, err := New(Config{OVSRemote: "unix:/nonexistent", Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := e.Health().Providers
+	want := []ProviderHealth{{Type: "broken", Error: "no hardware"}, {Type: "dummy", Up: true}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Providers = %+v, want %+v", got, want)
+	}
+	for _, r := range e.Health().Reasons {
+		if strings.Contains(r, "broken") {
+			t.Fatalf("a provider made the daemon unready: %q", r)
+		}
 	}
 }

@@ -234,7 +234,8 @@ func TestStatusHealthHeader(t *testing.T) {
 	h := sidecar.Health{
 		OVS: sidecar.DBHealth{Connected: true}, SB: sidecar.DBHealth{LastError: "connect [tcp:192.0.2.1:6642]: connection refused"},
 		Chassis: "dpu1", Bridge: "br-int", BridgeFound: true,
-		Reasons: []string{"sb database not connected: connect [tcp:192.0.2.1:6642]: connection refused"},
+		Reasons:   []string{"sb database not connected: connect [tcp:192.0.2.1:6642]: connection refused"},
+		Providers: []sidecar.ProviderHealth{{Type: "dummy", Up: true}, {Type: "representor", Error: "init: representor: reading /x/class/net: no such file or directory"}},
 	}
 	addr := fakeDaemon(t, []sidecar.PortStatus{{LogicalPort: "lp1", Provider: "dummy", State: plan.StatePlugged, Interface: "lp1"}}, h)
 	var stdout, stderr bytes.Buffer
@@ -248,6 +249,7 @@ func TestStatusHealthHeader(t *testing.T) {
 		"Chassis:      dpu1 (unknown: database not connected)",
 		"Bridge:       br-int (exists)",
 		"Primed:       no",
+		"Providers:    dummy up; representor down: init: representor: reading /x/class/net: no such file or directory",
 		"Ready:        no: sb database not connected",
 		"LOGICAL PORT",
 		"lp1",

@@ -122,6 +122,20 @@ func printHealth(w io.Writer, h sidecar.Health) {
 	fmt.Fprintf(tw, "Chassis:\t%s\n", found(h.Chassis, h.SB.Connected, h.ChassisFound, "row found", "no Chassis row"))
 	fmt.Fprintf(tw, "Bridge:\t%s\n", found(h.Bridge, h.OVS.Connected, h.BridgeFound, "exists", "does not exist"))
 	fmt.Fprintf(tw, "Primed:\t%s\n", yesNo(h.Primed))
+	if len(h.Providers) > 0 {
+		var ps []string
+		for _, p := range h.Providers {
+			switch {
+			case p.Up:
+				ps = append(ps, p.Type+" up")
+			case p.Error != "":
+				ps = append(ps, p.Type+" down: "+p.Error)
+			default:
+				ps = append(ps, p.Type+" down")
+			}
+		}
+		fmt.Fprintf(tw, "Providers:\t%s\n", strings.Join(ps, "; "))
+	}
 	if h.Ready {
 		fmt.Fprintf(tw, "Ready:\tyes\n")
 	} else {
