@@ -190,6 +190,9 @@ func daemonFlagSet(f *daemonFlags, out io.Writer) (fs *flag.FlagSet, usage func(
 
 func runDaemon(args []string, stdout, stderr io.Writer) int {
 	var f daemonFlags
+	if err := checkProviderArgs(args); err != nil {
+		return usageError(stderr, "%v", err)
+	}
 	fs, usage := daemonFlagSet(&f, stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

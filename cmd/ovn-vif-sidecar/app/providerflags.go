@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
@@ -61,6 +62,31 @@ func providerFlagSet(pf *providerFlags) *flag.FlagSet {
 		}
 	}
 	return fs
+}
+
+// checkProviderArgs explains a --provider.<type>.<key> flag that names an
+// unknown provider or key better than the flag package's "not defined":
+// which providers are compiled in, or which keys the provider has.
+func checkProviderArgs(args []string) error {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		rest, ok := strings.CutPrefix(name, "provider.")
+		if !ok || !strings.HasPrefix(a, "-") {
+			continue
+		}
+		typ, key, _ := strings.Cut(rest, ".")
+		f, ok := providers.CompiledFactory(typ)
+		if !ok {
+			return fmt.Errorf("--%s: %q is not a compiled-in provider (compiled in: %v)", name, typ, providers.Compiled())
+		}
+		if _, err := providers.NewConfig(f, map[string]string{key: ""}); err != nil {
+			return fmt.Errorf("--%v", err)
+		}
+	}
+	return nil
 }
 
 // build checks every compiled-in provider's configuration (unknown keys
