@@ -14,7 +14,7 @@ DEPS_CMDS := ip ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl ovs-appctl \
              ovn-northd ovn-controller ovn-nbctl ovn-sbctl ping dpkg-deb
 DEPS_PKGS := openvswitch-switch ovn-central ovn-host iproute2 iputils-ping dpkg
 
-.PHONY: all deps build deb version generate test unit e2e lint sandbox bench soak fleet clean example
+.PHONY: all deps build deb version generate test unit e2e lint sandbox bench soak fleet clean
 
 all: build
 
@@ -72,6 +72,7 @@ unit:
 	cd $(EXAMPLE) && $(GO) test -race ./...
 
 # bin/ovn-vif-sidecar-vhostuser: the sidecar with the example provider.
+.PHONY: example
 example:
 	cd $(EXAMPLE) && $(GO) build -ldflags "$(LDFLAGS)" -o $(CURDIR)/bin/ovn-vif-sidecar-vhostuser .
 
