@@ -21,6 +21,7 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 // Harness runs the sidecar's engine (sidecar.New: the daemon's plan and
@@ -205,8 +206,8 @@ func (h *Harness) Bind(lport string, options map[string]string) {
 	if o == nil {
 		o = map[string]string{}
 	}
-	if _, ok := o[sidecar.OptPlugType]; !ok {
-		o[sidecar.OptPlugType] = h.typ
+	if _, ok := o[plan.OptPlugType]; !ok {
+		o[plan.OptPlugType] = h.typ
 	}
 	if pb := h.binding(lport); pb != nil {
 		pb.Options = o
@@ -248,7 +249,7 @@ func (h *Harness) binding(lport string) *sb.PortBinding {
 func (h *Harness) Interface(lport string) (vswitch.Interface, bool) {
 	for _, r := range h.ovs.Cache().Table(vswitch.InterfaceTable).RowsShallow() {
 		i := r.(*vswitch.Interface)
-		if i.ExternalIDs[sidecar.ExtIfaceID] == lport && i.ExternalIDs[sidecar.ExtOvnPlugged] != "" {
+		if i.ExternalIDs[plan.ExtIfaceID] == lport && i.ExternalIDs[plan.ExtOvnPlugged] != "" {
 			return *i, true
 		}
 	}
@@ -294,7 +295,7 @@ func (h *Harness) WaitPlugged(lport string) vswitch.Interface {
 		i, ok := h.Interface(lport)
 		ps, _ := h.Status(lport)
 		iface = i
-		return ok && h.onBridge(i.UUID) && ps.State == sidecar.StatePlugged && ps.Interface == i.Name
+		return ok && h.onBridge(i.UUID) && ps.State == plan.StatePlugged && ps.Interface == i.Name
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for !plugged() {
@@ -317,7 +318,7 @@ func (h *Harness) WaitUnplugged(lport string) {
 
 // WaitState waits until the engine reports lport in state and returns its
 // status (the reason says why, for pending and error).
-func (h *Harness) WaitState(lport string, state sidecar.State) sidecar.PortStatus {
+func (h *Harness) WaitState(lport string, state plan.State) sidecar.PortStatus {
 	h.t.Helper()
 	var ps sidecar.PortStatus
 	h.wait(fmt.Sprintf("%s to be %s", lport, state), func() bool {

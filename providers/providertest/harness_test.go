@@ -9,7 +9,7 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers/dummy"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers/providertest"
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 // The dummy provider through the real engine: plug, update, unplug.
@@ -57,7 +57,7 @@ func TestHarnessChangedPlugs(t *testing.T) {
 	f := providers.Factory{Type: "gated", New: func(providers.Config) (providers.Provider, error) { return g, nil }}
 	h := providertest.NewHarness(t, f)
 	h.Bind("vm1", nil)
-	if ps := h.WaitState("vm1", sidecar.StatePending); !strings.Contains(ps.Reason, "gate closed") {
+	if ps := h.WaitState("vm1", plan.StatePending); !strings.Contains(ps.Reason, "gate closed") {
 		t.Fatalf("pending reason %q", ps.Reason)
 	}
 	g.open.Store(true)

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers/providertest"
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 
 	"example.com/vhostuser/vhostuser"
 )
@@ -38,7 +38,7 @@ func TestEngine(t *testing.T) {
 	})
 
 	h.Bind("vm2", map[string]string{vhostuser.OptSocket: "../vm2"})
-	if ps := h.WaitState("vm2", sidecar.StateError); !strings.Contains(ps.Reason, "want 1 to 64") {
+	if ps := h.WaitState("vm2", plan.StateError); !strings.Contains(ps.Reason, "want 1 to 64") {
 		t.Fatalf("vm2: %+v", ps)
 	}
 
