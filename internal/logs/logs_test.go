@@ -13,4 +13,3 @@ func TestFormatKVs(t *testing.T) {
 		t.Errorf("formatKVs = %s\nwant        %s", got, want)
 	}
 }
-
