@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"net/http"
 	"slices"
 	"sort"
@@ -14,88 +13,6 @@ import (
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/stack"
 )
-
-// clChurn creates and deletes dummy-plugged LSPs through NB in the
-// background, recording when each was created and when its deletion was
-// issued. Names are never reused.
-type clChurn struct {
-	s *stack.Stack
-	n int // only the churning goroutine uses it
-
-	mu      sync.Mutex
-	live    map[string]time.Time // created, not deleted
-	deleted map[string]time.Time // when lsp-del was issued
-	created map[string]time.Time
-	err     error
-}
-
-func newClChurn(s *stack.Stack) *clChurn {
-	return &clChurn{s: s, live: map[string]time.Time{}, deleted: map[string]time.Time{}, created: map[string]time.Time{}}
-}
-
-// run churns until stop is closed: every interval it creates one or two
-// ports (alternately) in one NB transaction and, once more than keep
-// exist, deletes as many random ones.
-func (c *clChurn) run(stop <-chan struct{}, interval time.Duration, keep int) {
-	for i := 0; ; i++ {
-		select {
-		case <-stop:
-			return
-		case <-time.After(interval):
-		}
-		var names []string
-		args := []string{"--may-exist", "ls-add", sw}
-		for range 1 + i%2 {
-			c.n++
-			name := fmt.Sprintf("cl%04d", c.n)
-			names = append(names, name)
-			args = append(args, "--", "lsp-add", sw, name, "--")
-			args = append(args, dummyOptions(name, c.s.Chassis, 0)...)
-		}
-		at := time.Now()
-		if _, err := c.s.NBCtlErr(args...); err != nil {
-			c.fail(err)
-			return
-		}
-		c.mu.Lock()
-		for _, n := range names {
-			c.live[n], c.created[n] = at, at
-		}
-		var del []string
-		for range names {
-			if len(c.live) <= keep {
-				break
-			}
-			all := slices.Sorted(maps.Keys(c.live))
-			victim := all[rand.IntN(len(all))]
-			delete(c.live, victim)
-			c.deleted[victim] = time.Now()
-			if len(del) > 0 {
-				del = append(del, "--")
-			}
-			del = append(del, "lsp-del", victim)
-		}
-		c.mu.Unlock()
-		if len(del) > 0 {
-			if _, err := c.s.NBCtlErr(del...); err != nil {
-				c.fail(err)
-				return
-			}
-		}
-	}
-}
-
-func (c *clChurn) fail(err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.err = err
-}
-
-func (c *clChurn) snapshot() (live, deleted, created map[string]time.Time, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return maps.Clone(c.live), maps.Clone(c.deleted), maps.Clone(c.created), c.err
-}
 
 // clSync is one "OVSDB connected and synced" of the sidecar's SB
 // connection, from its log.
@@ -209,11 +126,11 @@ func TestClusterFailover(t *testing.T) {
 	}
 	mon := s.MonitorInterfaces()
 
-	churn := newClChurn(s)
+	churn := stack.NewChurn(s, sw, "cl", func(name string) []string { return dummyOptions(name, s.Chassis, 0) })
 	stop, churned := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(churned)
-		churn.run(stop, 200*time.Millisecond, 40)
+		churn.Run(stop, 200*time.Millisecond, 40)
 	}()
 	stopChurn := sync.OnceFunc(func() { close(stop); <-churned })
 	defer stopChurn()
@@ -255,13 +172,13 @@ func TestClusterFailover(t *testing.T) {
 		}
 		c.WaitHealthy(time.Minute)
 		time.Sleep(time.Second)
-		if _, _, _, err := churn.snapshot(); err != nil {
+		if _, _, _, err := churn.Snapshot(); err != nil {
 			t.Fatalf("churn: %v", err)
 		}
 	}
 	time.Sleep(2 * time.Second)
 	stopChurn()
-	live, deleted, created, err := churn.snapshot()
+	live, deleted, created, err := churn.Snapshot()
 	if err != nil {
 		t.Fatalf("churn: %v", err)
 	}

@@ -333,11 +333,11 @@ func TestFaultsSBRestarts(t *testing.T) {
 	mon := s.MonitorInterfaces()
 	tx0 := ftSidecarTxns(t, s)
 
-	churn := newClChurn(s)
+	churn := stack.NewChurn(s, sw, "cl", func(name string) []string { return dummyOptions(name, s.Chassis, 0) })
 	stop, churned := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(churned)
-		churn.run(stop, 150*time.Millisecond, 30)
+		churn.Run(stop, 150*time.Millisecond, 30)
 	}()
 	stopChurn := sync.OnceFunc(func() { close(stop); <-churned })
 	defer stopChurn()
@@ -361,7 +361,7 @@ func TestFaultsSBRestarts(t *testing.T) {
 	}
 	t.Logf("%d SB restarts in %v", restarts, time.Since(start).Round(time.Millisecond))
 	stopChurn()
-	live, deleted, created, err := churn.snapshot()
+	live, deleted, created, err := churn.Snapshot()
 	if err != nil {
 		t.Fatalf("churn: %v", err)
 	}

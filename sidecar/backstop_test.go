@@ -12,6 +12,7 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/memdb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
@@ -176,7 +177,7 @@ func TestBackstopStopsANonConvergingPort(t *testing.T) {
 	// answers the same again.
 	prov.steady.Store(true)
 	pb := &sb.PortBinding{Options: map[string]string{plan.OptPlugType: "flip", plan.OptMTURequest: "1400"}}
-	mustTransact(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.WhereCache(func(pb *sb.PortBinding) bool { return pb.LogicalPort == "lp-flip" }).Update(pb, &pb.Options))...)
+	memdb.Commit(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.WhereCache(func(pb *sb.PortBinding) bool { return pb.LogicalPort == "lp-flip" }).Update(pb, &pb.Options))...)
 	waitFor(t, "port plugged after its binding changed", 10*time.Second, func() bool {
 		st := e.status.get("lp-flip")
 		return st != nil && st.State == plan.StatePlugged

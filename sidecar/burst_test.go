@@ -11,6 +11,7 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/memdb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 )
 
@@ -65,7 +66,7 @@ func ovsFence(t testing.TB, m *memStack) {
 		root = uuid
 	}
 	row := &vswitch.OpenvSwitch{UUID: root}
-	mustTransact(t, m.ovs, must[[]ovsdb.Operation](t)(m.ovs.Where(row).Mutate(row,
+	memdb.Commit(t, m.ovs, must[[]ovsdb.Operation](t)(m.ovs.Where(row).Mutate(row,
 		model.Mutation{Field: &row.ExternalIDs, Mutator: ovsdb.MutateOperationDelete, Value: []string{"test-fence"}},
 		model.Mutation{Field: &row.ExternalIDs, Mutator: ovsdb.MutateOperationInsert, Value: map[string]string{"test-fence": token}}))...)
 	select {

@@ -15,6 +15,7 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/memdb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/dbconn"
 )
@@ -73,9 +74,9 @@ func (p *dropProxy) dropAll() {
 func TestDBConnReconnectsWithinSession(t *testing.T) {
 	dir := t.TempDir()
 	srvSock, pxSock := filepath.Join(dir, "sb.sock"), filepath.Join(dir, "px.sock")
-	serveMem(t, "OVN_Southbound", sb.FullDatabaseModel, sb.Schema(), srvSock)
+	memdb.Serve(t, "OVN_Southbound", sb.FullDatabaseModel, sb.Schema(), srvSock)
 	px := newDropProxy(t, pxSock, srvSock)
-	writer := memClient(t, sb.FullDatabaseModel, srvSock)
+	writer := memdb.Dial(t, sb.FullDatabaseModel, srvSock)
 
 	dbModel, err := model.NewClientDBModel("OVN_Southbound", map[string]model.Model{sb.ChassisTable: &sb.Chassis{}})
 	if err != nil {
@@ -97,7 +98,7 @@ func TestDBConnReconnectsWithinSession(t *testing.T) {
 	first := c.Client()
 	px.dropAll()
 	waitFor(t, "the loss to be seen", 10*time.Second, func() bool { return downs.Load() >= 1 })
-	mustTransact(t, writer, must[[]ovsdb.Operation](t)(writer.Create(&sb.Chassis{Name: "while-down"}))...)
+	memdb.Commit(t, writer, must[[]ovsdb.Operation](t)(writer.Create(&sb.Chassis{Name: "while-down"}))...)
 	waitFor(t, "the resync", 10*time.Second, func() bool { return c.Synced() && ups.Load() == 2 })
 	if c.Client() != first {
 		t.Fatal("the loss ended the session and a new client synced: libovsdb's reconnect, which can resume, was not used")

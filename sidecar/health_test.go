@@ -17,6 +17,7 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 	"k8s.io/klog/v2"
 
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/memdb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers/dummy"
@@ -73,7 +74,7 @@ func TestReadyzAndChassisLogs(t *testing.T) {
 	}
 
 	// The Chassis row goes away (ovn-controller exits) and comes back.
-	mustTransact(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.WhereCache(func(c *sb.Chassis) bool { return true }).Delete())...)
+	memdb.Commit(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.WhereCache(func(c *sb.Chassis) bool { return true }).Delete())...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("log:\n%s", logs.b.String())
@@ -93,7 +94,7 @@ func TestReadyzAndChassisLogs(t *testing.T) {
 	if n := logs.count("Chassis row disappeared"); n != 1 {
 		t.Errorf("'Chassis row disappeared' logged %d times, want once", n)
 	}
-	mustTransact(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.Create(&sb.Chassis{UUID: "ch2", Name: "chassis-1", Hostname: "dpu1"}))...)
+	memdb.Commit(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.Create(&sb.Chassis{UUID: "ch2", Name: "chassis-1", Hostname: "dpu1"}))...)
 	waitFor(t, "the return logged", 5*time.Second, func() bool { return logs.count("Chassis row appeared") == 1 })
 	klog.Flush()
 	logs.mu.Lock()

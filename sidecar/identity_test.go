@@ -9,6 +9,7 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/memdb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
 )
 
@@ -65,8 +66,8 @@ func TestIdentityFollowsChassisRow(t *testing.T) {
 	}
 
 	// ovn-controller replaces its row (an upgrade): a new UUID.
-	mustTransact(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.Where(&sb.Chassis{UUID: m.chassisUUID}).Delete())...)
-	res := mustTransact(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.Create(&sb.Chassis{UUID: "ch2", Name: "chassis-1", Hostname: "dpu1"}))...)
+	memdb.Commit(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.Where(&sb.Chassis{UUID: m.chassisUUID}).Delete())...)
+	res := memdb.Commit(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.Create(&sb.Chassis{UUID: "ch2", Name: "chassis-1", Hostname: "dpu1"}))...)
 	waitForRow := func() bool { c := id.chassisRow(m.sb.Cache()); return c != nil && c.UUID == res[0].UUID.GoUUID }
 	waitFor(t, "the new chassis row", 5*time.Second, waitForRow)
 	if _, restart := id.follow(m.sb.Cache()); !restart {

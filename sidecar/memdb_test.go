@@ -8,13 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/ovn-kubernetes/libovsdb/client"
-	"github.com/ovn-kubernetes/libovsdb/database/inmemory"
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
-	"github.com/ovn-kubernetes/libovsdb/server"
 
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/memdb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
@@ -32,65 +30,6 @@ type memStack struct {
 	bridgeUUID      string
 }
 
-func serveMem(t testing.TB, name string, full func() (model.ClientDBModel, error), schema ovsdb.DatabaseSchema, sock string) {
-	t.Helper()
-	cm, err := full()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := logr.Discard()
-	db := inmemory.NewDatabase(map[string]model.ClientDBModel{name: cm}, &logger)
-	dm, errs := model.NewDatabaseModel(schema, cm)
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	srv, err := server.NewOvsdbServer(db, &logger, dm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve("unix", sock) }()
-	t.Cleanup(srv.Close)
-	deadline := time.Now().Add(5 * time.Second)
-	for !srv.Ready() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s in-memory server not ready", name)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func memClient(t testing.TB, full func() (model.ClientDBModel, error), sock string) client.Client {
-	t.Helper()
-	cm, err := full()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := client.NewOVSDBClient(cm, client.WithEndpoint("unix:"+sock))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.Connect(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cl.MonitorAll(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
-
-func mustTransact(t testing.TB, cl client.Client, ops ...ovsdb.Operation) []ovsdb.OperationResult {
-	t.Helper()
-	res, err := cl.Transact(context.Background(), ops...)
-	if err == nil {
-		_, err = ovsdb.CheckOperationResults(res, ops)
-	}
-	if err != nil {
-		t.Fatalf("transact: %v", err)
-	}
-	return res
-}
-
 func must[T any](t testing.TB) func(T, error) T {
 	return func(v T, err error) T {
 		t.Helper()
@@ -104,10 +43,10 @@ func must[T any](t testing.TB) func(T, error) T {
 func newMemStack(t testing.TB) *memStack {
 	dir := t.TempDir()
 	m := &memStack{ovsSock: filepath.Join(dir, "db.sock"), sbSock: filepath.Join(dir, "sb.sock")}
-	serveMem(t, "Open_vSwitch", vswitch.FullDatabaseModel, vswitch.Schema(), m.ovsSock)
-	serveMem(t, "OVN_Southbound", sb.FullDatabaseModel, sb.Schema(), m.sbSock)
-	m.ovs = memClient(t, vswitch.FullDatabaseModel, m.ovsSock)
-	m.sb = memClient(t, sb.FullDatabaseModel, m.sbSock)
+	memdb.Serve(t, "Open_vSwitch", vswitch.FullDatabaseModel, vswitch.Schema(), m.ovsSock)
+	memdb.Serve(t, "OVN_Southbound", sb.FullDatabaseModel, sb.Schema(), m.sbSock)
+	m.ovs = memdb.Dial(t, vswitch.FullDatabaseModel, m.ovsSock)
+	m.sb = memdb.Dial(t, sb.FullDatabaseModel, m.sbSock)
 
 	ops := must[[]ovsdb.Operation](t)(m.ovs.Create(&vswitch.Bridge{UUID: "br", Name: "br-int", DatapathType: "netdev"}))
 	ops = append(ops, must[[]ovsdb.Operation](t)(m.ovs.Create(&vswitch.OpenvSwitch{
@@ -115,9 +54,9 @@ func newMemStack(t testing.TB) *memStack {
 		Bridges:     []string{"br"},
 		ExternalIDs: map[string]string{"system-id": "chassis-1", "ovn-remote": "unix:" + m.sbSock},
 	}))...)
-	res := mustTransact(t, m.ovs, ops...)
+	res := memdb.Commit(t, m.ovs, ops...)
 	m.bridgeUUID = res[0].UUID.GoUUID
-	res = mustTransact(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.Create(&sb.Chassis{UUID: "ch", Name: "chassis-1", Hostname: "dpu1"}))...)
+	res = memdb.Commit(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.Create(&sb.Chassis{UUID: "ch", Name: "chassis-1", Hostname: "dpu1"}))...)
 	m.chassisUUID = res[0].UUID.GoUUID
 	return m
 }
@@ -138,7 +77,7 @@ func (m *memStack) addBindings(t testing.TB, names []string, opts map[string]str
 			Datapath: m.datapath(t),
 		}))...)
 	}
-	mustTransact(t, m.sb, ops...)
+	memdb.Commit(t, m.sb, ops...)
 }
 
 var dpOnce sync.Map
@@ -148,7 +87,7 @@ func (m *memStack) datapath(t testing.TB) string {
 	if v, ok := dpOnce.Load(m); ok {
 		return v.(string)
 	}
-	res := mustTransact(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.Create(&sb.DatapathBinding{UUID: "dp", TunnelKey: 1}))...)
+	res := memdb.Commit(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.Create(&sb.DatapathBinding{UUID: "dp", TunnelKey: 1}))...)
 	dpOnce.Store(m, res[0].UUID.GoUUID)
 	return res[0].UUID.GoUUID
 }
@@ -159,7 +98,7 @@ func (m *memStack) deleteBindings(t testing.TB, names []string) {
 	for _, n := range names {
 		ops = append(ops, must[[]ovsdb.Operation](t)(m.sb.WhereCache(func(pb *sb.PortBinding) bool { return pb.LogicalPort == n }).Delete())...)
 	}
-	mustTransact(t, m.sb, ops...)
+	memdb.Commit(t, m.sb, ops...)
 }
 
 // plugged returns the test client's view of ovn-plugged interfaces.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/memdb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/ovsops"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
@@ -24,7 +25,7 @@ func commitActions(t *testing.T, m *memStack, actions ...plan.Action) {
 		}
 		ops = append(ops, o...)
 	}
-	mustTransact(t, m.ovs, append(ops, ports.Ops()...)...)
+	memdb.Commit(t, m.ovs, append(ops, ports.Ops()...)...)
 }
 
 func ifaceOf(t *testing.T, m *memStack, lport string) (plan.Iface, bool) {

@@ -21,13 +21,11 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/stack"
@@ -88,11 +86,11 @@ func run(p *stack.Program, cfg config) bool {
 	mon := s.MonitorInterfaces()
 	m0 := scrape(p, s)
 
-	ch := &churn{s: s, live: map[string]time.Time{}, deleted: map[string]time.Time{}, created: map[string]time.Time{}}
+	ch := stack.NewChurn(s, sw, "ch", func(name string) []string { return plugOptions(name, s.Chassis) })
 	stop, churned := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(churned)
-		ch.run(stop, cfg.churnEvery, cfg.keep)
+		ch.Run(stop, cfg.churnEvery, cfg.keep)
 	}()
 
 	// Leader kills are spread evenly among the restarts.
@@ -152,7 +150,7 @@ func run(p *stack.Program, cfg config) bool {
 		}
 		c.WaitHealthy(2 * time.Minute)
 		time.Sleep(cfg.settle)
-		if err := ch.error(); err != nil {
+		if _, _, _, err := ch.Snapshot(); err != nil {
 			p.Fatalf("churn: %v", err)
 		}
 		if (r+1)%20 == 0 {
@@ -163,7 +161,7 @@ func run(p *stack.Program, cfg config) bool {
 	faultsTook := time.Since(faultsStart)
 	close(stop)
 	<-churned
-	live, deleted, created := ch.snapshot()
+	live, deleted, created, _ := ch.Snapshot()
 
 	want := append(slices.Clone(long), probes...)
 	for l := range live {
@@ -298,87 +296,6 @@ func plugged(ifaces map[string]stack.Interface, lsps []string) error {
 		return fmt.Errorf("%d not plugged (first: %s)", len(missing), missing[0])
 	}
 	return nil
-}
-
-// churn creates and deletes dummy-plugged LSPs through NB, recording
-// when each was created and when its deletion was issued. Names are
-// never reused.
-type churn struct {
-	s *stack.Stack
-	n int
-
-	mu      sync.Mutex
-	live    map[string]time.Time
-	deleted map[string]time.Time
-	created map[string]time.Time
-	err     error
-}
-
-func (c *churn) run(stop <-chan struct{}, interval time.Duration, keep int) {
-	for i := 0; ; i++ {
-		select {
-		case <-stop:
-			return
-		case <-time.After(interval):
-		}
-		var names []string
-		args := []string{"--may-exist", "ls-add", sw}
-		for range 1 + i%2 {
-			c.n++
-			name := fmt.Sprintf("ch%05d", c.n)
-			names = append(names, name)
-			args = append(args, "--", "lsp-add", sw, name, "--")
-			args = append(args, plugOptions(name, c.s.Chassis)...)
-		}
-		at := time.Now()
-		if _, err := c.s.NBCtlErr(args...); err != nil {
-			c.fail(err)
-			return
-		}
-		c.mu.Lock()
-		for _, n := range names {
-			c.live[n], c.created[n] = at, at
-		}
-		var del []string
-		for range names {
-			if len(c.live) <= keep {
-				break
-			}
-			all := slices.Sorted(maps.Keys(c.live))
-			victim := all[rand.IntN(len(all))]
-			delete(c.live, victim)
-			c.deleted[victim] = time.Now()
-			if len(del) > 0 {
-				del = append(del, "--")
-			}
-			del = append(del, "lsp-del", victim)
-		}
-		c.mu.Unlock()
-		if len(del) > 0 {
-			if _, err := c.s.NBCtlErr(del...); err != nil {
-				c.fail(err)
-				return
-			}
-		}
-	}
-}
-
-func (c *churn) fail(err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.err = err
-}
-
-func (c *churn) error() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
-}
-
-func (c *churn) snapshot() (live, deleted, created map[string]time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return maps.Clone(c.live), maps.Clone(c.deleted), maps.Clone(c.created)
 }
 
 // metrics are the sidecar's samples summed by metric name.

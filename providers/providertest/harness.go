@@ -12,11 +12,9 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/ovn-kubernetes/libovsdb/client"
-	"github.com/ovn-kubernetes/libovsdb/database/inmemory"
-	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
-	"github.com/ovn-kubernetes/libovsdb/server"
 
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/memdb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
@@ -67,17 +65,17 @@ func NewHarness(t testing.TB, f providers.Factory, opts ...Option) *Harness {
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	ovsSock, sbSock := filepath.Join(dir, "db.sock"), filepath.Join(dir, "sb.sock")
-	serve(t, "Open_vSwitch", vswitch.FullDatabaseModel, vswitch.Schema(), ovsSock)
-	serve(t, "OVN_Southbound", sb.FullDatabaseModel, sb.Schema(), sbSock)
-	h := &Harness{t: t, typ: f.Type, ovs: dial(t, vswitch.FullDatabaseModel, ovsSock), sb: dial(t, sb.FullDatabaseModel, sbSock)}
+	memdb.Serve(t, "Open_vSwitch", vswitch.FullDatabaseModel, vswitch.Schema(), ovsSock)
+	memdb.Serve(t, "OVN_Southbound", sb.FullDatabaseModel, sb.Schema(), sbSock)
+	h := &Harness{t: t, typ: f.Type, ovs: memdb.Dial(t, vswitch.FullDatabaseModel, ovsSock), sb: memdb.Dial(t, sb.FullDatabaseModel, sbSock)}
 
 	ops := h.ops(h.ovs.Create(&vswitch.Bridge{UUID: "br", Name: HarnessBridge, DatapathType: "netdev"}))
 	ops = append(ops, h.ops(h.ovs.Create(&vswitch.OpenvSwitch{
 		UUID: "ovs", Bridges: []string{"br"},
 		ExternalIDs: map[string]string{"system-id": HarnessChassis, "ovn-remote": "unix:" + sbSock},
 	}))...)
-	h.bridgeUUID = h.transact(h.ovs, ops...)[0].UUID.GoUUID
-	res := h.transact(h.sb, append(h.ops(h.sb.Create(&sb.Chassis{UUID: "ch", Name: HarnessChassis, Hostname: "dpu1"})),
+	h.bridgeUUID = memdb.Commit(h.t, h.ovs, ops...)[0].UUID.GoUUID
+	res := memdb.Commit(h.t, h.sb, append(h.ops(h.sb.Create(&sb.Chassis{UUID: "ch", Name: HarnessChassis, Hostname: "dpu1"})),
 		h.ops(h.sb.Create(&sb.DatapathBinding{UUID: "dp", TunnelKey: 1}))...)...)
 	h.chassisUUID, h.datapathUUID = res[0].UUID.GoUUID, res[1].UUID.GoUUID
 
@@ -109,70 +107,12 @@ func NewHarness(t testing.TB, f providers.Factory, opts ...Option) *Harness {
 	return h
 }
 
-func serve(t testing.TB, name string, full func() (model.ClientDBModel, error), schema ovsdb.DatabaseSchema, sock string) {
-	t.Helper()
-	cm, err := full()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := logr.Discard()
-	dm, errs := model.NewDatabaseModel(schema, cm)
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	srv, err := server.NewOvsdbServer(inmemory.NewDatabase(map[string]model.ClientDBModel{name: cm}, &logger), &logger, dm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve("unix", sock) }()
-	t.Cleanup(srv.Close)
-	deadline := time.Now().Add(10 * time.Second)
-	for !srv.Ready() {
-		if time.Now().After(deadline) {
-			t.Fatalf("providertest: harness: %s server not ready", name)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func dial(t testing.TB, full func() (model.ClientDBModel, error), sock string) client.Client {
-	t.Helper()
-	cm, err := full()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := client.NewOVSDBClient(cm, client.WithEndpoint("unix:"+sock))
-	if err == nil {
-		err = cl.Connect(context.Background())
-	}
-	if err == nil {
-		_, err = cl.MonitorAll(context.Background())
-	}
-	if err != nil {
-		t.Fatalf("providertest: harness: %v", err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
-
 func (h *Harness) ops(ops []ovsdb.Operation, err error) []ovsdb.Operation {
 	h.t.Helper()
 	if err != nil {
 		h.t.Fatalf("providertest: harness: %v", err)
 	}
 	return ops
-}
-
-func (h *Harness) transact(cl client.Client, ops ...ovsdb.Operation) []ovsdb.OperationResult {
-	h.t.Helper()
-	res, err := cl.Transact(context.Background(), ops...)
-	if err == nil {
-		_, err = ovsdb.CheckOperationResults(res, ops)
-	}
-	if err != nil {
-		h.t.Fatalf("providertest: harness: transaction: %v", err)
-	}
-	return res
 }
 
 // Wait polls cond until it holds, for up to 10 s, and fails the test
@@ -211,7 +151,7 @@ func (h *Harness) Bind(lport string, options map[string]string) {
 	}
 	if pb := h.binding(lport); pb != nil {
 		pb.Options = o
-		h.transact(h.sb, h.ops(h.sb.Where(pb).Update(pb, &pb.Options))...)
+		memdb.Commit(h.t, h.sb, h.ops(h.sb.Where(pb).Update(pb, &pb.Options))...)
 		return
 	}
 	h.mu.Lock()
@@ -219,7 +159,7 @@ func (h *Harness) Bind(lport string, options map[string]string) {
 	key := h.nextKey
 	h.mu.Unlock()
 	ch := h.chassisUUID
-	h.transact(h.sb, h.ops(h.sb.Create(&sb.PortBinding{
+	memdb.Commit(h.t, h.sb, h.ops(h.sb.Create(&sb.PortBinding{
 		UUID: "pb", LogicalPort: lport, RequestedChassis: &ch, Options: o, TunnelKey: key, Datapath: h.datapathUUID,
 	}))...)
 }
@@ -231,7 +171,7 @@ func (h *Harness) Unbind(lport string) {
 	if pb == nil {
 		h.t.Fatalf("providertest: harness: Unbind(%q): no such Port_Binding", lport)
 	}
-	h.transact(h.sb, h.ops(h.sb.Where(pb).Delete())...)
+	memdb.Commit(h.t, h.sb, h.ops(h.sb.Where(pb).Delete())...)
 }
 
 func (h *Harness) binding(lport string) *sb.PortBinding {

@@ -1,7 +1,6 @@
 package ovsops
 
 import (
-	"context"
 	"encoding/json"
 	"maps"
 	"path/filepath"
@@ -11,13 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/ovn-kubernetes/libovsdb/client"
-	"github.com/ovn-kubernetes/libovsdb/database/inmemory"
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
-	"github.com/ovn-kubernetes/libovsdb/server"
 
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/memdb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 )
 
@@ -26,52 +23,9 @@ import (
 // rows can be read back from its cache.
 func memOVS(t testing.TB) client.Client {
 	t.Helper()
-	cm, err := vswitch.FullDatabaseModel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := logr.Discard()
-	db := inmemory.NewDatabase(map[string]model.ClientDBModel{"Open_vSwitch": cm}, &logger)
-	dm, errs := model.NewDatabaseModel(vswitch.Schema(), cm)
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	srv, err := server.NewOvsdbServer(db, &logger, dm)
-	if err != nil {
-		t.Fatal(err)
-	}
 	sock := filepath.Join(t.TempDir(), "db.sock")
-	go func() { _ = srv.Serve("unix", sock) }()
-	t.Cleanup(srv.Close)
-	for deadline := time.Now().Add(5 * time.Second); !srv.Ready(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("in-memory server not ready")
-		}
-	}
-	cl, err := client.NewOVSDBClient(cm, client.WithEndpoint("unix:"+sock))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.Connect(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	if _, err := cl.MonitorAll(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return cl
-}
-
-func commit(t testing.TB, cl client.Client, ops ...ovsdb.Operation) []ovsdb.OperationResult {
-	t.Helper()
-	res, err := cl.Transact(context.Background(), ops...)
-	if err == nil {
-		_, err = ovsdb.CheckOperationResults(res, ops)
-	}
-	if err != nil {
-		t.Fatalf("transact %v: %v", ops, err)
-	}
-	return res
+	memdb.Serve(t, "Open_vSwitch", vswitch.FullDatabaseModel, vswitch.Schema(), sock)
+	return memdb.Dial(t, vswitch.FullDatabaseModel, sock)
 }
 
 func must(t testing.TB) func([]ovsdb.Operation, error) []ovsdb.Operation {
@@ -137,7 +91,7 @@ func newBridge(t *testing.T, cl client.Client, name string) string {
 		}
 		ops = append(ops, must(t)(cl.Where(root).Mutate(root, model.Mutation{Field: &root.Bridges, Mutator: ovsdb.MutateOperationInsert, Value: []string{"br"}}))...)
 	}
-	uuid := commit(t, cl, ops...)[0].UUID.GoUUID
+	uuid := memdb.Commit(t, cl, ops...)[0].UUID.GoUUID
 	waitFor(t, "bridge "+name, func() bool { return cl.Cache().Table(vswitch.BridgeTable).Row(uuid) != nil })
 	return uuid
 }
@@ -186,7 +140,7 @@ func TestPlugMatchesModelAPIAndCommits(t *testing.T) {
 
 			bp := BridgePorts{}
 			bp.Insert(br, portNamed)
-			res := commit(t, cl, append(got, bp.Ops()...)...)
+			res := memdb.Commit(t, cl, append(got, bp.Ops()...)...)
 			ifaceUUID, portUUID := res[0].UUID.GoUUID, res[1].UUID.GoUUID
 			waitFor(t, "the plugged port in the bridge", func() bool {
 				m := cl.Cache().Table(vswitch.BridgeTable).Row(br)
@@ -216,7 +170,7 @@ func TestUnplugMatchesModelAPIAndCommits(t *testing.T) {
 	bp := BridgePorts{}
 	bp.Insert(br, pn)
 	bp.Insert(br, kn)
-	res := commit(t, cl, append(append(ops, keepOps...), bp.Ops()...)...)
+	res := memdb.Commit(t, cl, append(append(ops, keepOps...), bp.Ops()...)...)
 	ifaceUUID, portUUID, keptPort := res[0].UUID.GoUUID, res[1].UUID.GoUUID, res[3].UUID.GoUUID
 	waitFor(t, "both interfaces", func() bool { return cl.Cache().Table(vswitch.InterfaceTable).Len() == 2 })
 
@@ -227,7 +181,7 @@ func TestUnplugMatchesModelAPIAndCommits(t *testing.T) {
 
 	bp = BridgePorts{}
 	bp.Delete(br, portUUID)
-	commit(t, cl, append(got, bp.Ops()...)...)
+	memdb.Commit(t, cl, append(got, bp.Ops()...)...)
 	waitFor(t, "the unplugged rows to go", func() bool {
 		return ifaceRow(cl, ifaceUUID) == nil && cl.Cache().Table(vswitch.PortTable).Row(portUUID) == nil
 	})
@@ -247,7 +201,7 @@ func TestUpdateInterfaceMatchesModelAPIAndKeepsOthersKeys(t *testing.T) {
 		MTURequest:  mtu})
 	bp := BridgePorts{}
 	bp.Insert(br, pn)
-	uuid := commit(t, cl, append(ops, bp.Ops()...)...)[0].UUID.GoUUID
+	uuid := memdb.Commit(t, cl, append(ops, bp.Ops()...)...)[0].UUID.GoUUID
 	waitFor(t, "the interface", func() bool { return ifaceRow(cl, uuid) != nil })
 
 	typ := ""
@@ -272,7 +226,7 @@ func TestUpdateInterfaceMatchesModelAPIAndKeepsOthersKeys(t *testing.T) {
 		t.Run(tc.what, func(t *testing.T) {
 			got := UpdateInterface(tc.u)
 			sameOps(t, tc.what, got, modelAPIUpdate(t, cl, tc.u))
-			commit(t, cl, got...)
+			memdb.Commit(t, cl, got...)
 			waitFor(t, tc.what, func() bool { return tc.check(ifaceRow(cl, uuid)) })
 		})
 	}
@@ -341,7 +295,7 @@ func TestBridgePortsOneMutatePerBridge(t *testing.T) {
 	if len(bops) != 2 {
 		t.Fatalf("%d bridge operations for two bridges, want 2", len(bops))
 	}
-	res := commit(t, cl, append(ops, bops...)...)
+	res := memdb.Commit(t, cl, append(ops, bops...)...)
 	waitFor(t, "four ports", func() bool { return cl.Cache().Table(vswitch.PortTable).Len() == 4 })
 	ports := func(uuid string) []string {
 		return cl.Cache().Table(vswitch.BridgeTable).Row(uuid).(*vswitch.Bridge).Ports
@@ -363,7 +317,7 @@ func TestBridgePortsOneMutatePerBridge(t *testing.T) {
 		model.Mutation{Field: &b.Ports, Mutator: ovsdb.MutateOperationDelete, Value: []string{gone}},
 		model.Mutation{Field: &b.Ports, Mutator: ovsdb.MutateOperationInsert, Value: []string{pn}}))
 	sameOps(t, "bridge mutate", bops, want)
-	commit(t, cl, append(got, bops...)...)
+	memdb.Commit(t, cl, append(got, bops...)...)
 	waitFor(t, "the replug", func() bool {
 		p := ports(br)
 		return len(p) == 3 && !strings.Contains(strings.Join(p, ","), gone)
