@@ -4,50 +4,33 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/go-logr/logr"
-	"github.com/ovn-kubernetes/libovsdb/database/inmemory"
-	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
-	"github.com/ovn-kubernetes/libovsdb/server"
 
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/memdb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/ovsops"
 )
 
-func startOVSServer(t *testing.T, sock string) {
+// newTestWriter starts an in-memory OVS database and a writer for it.
+func newTestWriter(t *testing.T) *writer {
 	t.Helper()
+	sock := filepath.Join(t.TempDir(), "db.sock")
+	memdb.Serve(t, "Open_vSwitch", vswitch.FullDatabaseModel, vswitch.Schema(), sock)
 	cm, err := vswitch.FullDatabaseModel()
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := logr.Discard()
-	dm, errs := model.NewDatabaseModel(vswitch.Schema(), cm)
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	srv, err := server.NewOvsdbServer(inmemory.NewDatabase(map[string]model.ClientDBModel{"Open_vSwitch": cm}, &logger), &logger, dm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve("unix", sock) }()
-	t.Cleanup(srv.Close)
-	waitFor(t, "server ready", 5*time.Second, srv.Ready)
+	w := newWriter("unix:"+sock, cm)
+	t.Cleanup(w.close)
+	return w
 }
 
 // TestWriterCommitsAndReconnects: the writer commits on its own
 // connection, and after that connection dropped it sends the next
 // transaction on a new one instead of failing it.
 func TestWriterCommitsAndReconnects(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "db.sock")
-	startOVSServer(t, sock)
-	cm, err := vswitch.FullDatabaseModel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := newWriter("unix:"+sock, cm)
-	defer w.close()
+	w := newTestWriter(t)
 	insert := func(name string) error {
 		ops, _ := ovsops.Plug(0, ovsops.Interface{Name: name})
 		res, err := w.transact(context.Background(), ops)
@@ -75,14 +58,7 @@ func TestWriterCommitsAndReconnects(t *testing.T) {
 // TestWriterWarm: warm connects ahead of the first transaction and
 // replaces a connection that died.
 func TestWriterWarm(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "db.sock")
-	startOVSServer(t, sock)
-	cm, err := vswitch.FullDatabaseModel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := newWriter("unix:"+sock, cm)
-	defer w.close()
+	w := newTestWriter(t)
 	w.warm(context.Background())
 	first := w.cl
 	if first == nil || !first.Connected() {

@@ -19,20 +19,26 @@ func benchIface(n int) Interface {
 		ExternalIDs: map[string]string{"iface-id": name, "ovn-plugged": "dummy"}}
 }
 
+// benchPlugOps builds the benchPorts-port plug transaction into bridge br,
+// the way the engine sends it.
+func benchPlugOps(br string) []ovsdb.Operation {
+	ops := make([]ovsdb.Operation, 0, 2*benchPorts+1)
+	bp := BridgePorts{}
+	for n := range benchPorts {
+		o, pn := Plug(n, benchIface(n))
+		ops = append(ops, o...)
+		bp.Insert(br, pn)
+	}
+	return append(ops, bp.Ops()...)
+}
+
 // BenchmarkPlug1000 builds and encodes a 1000-port plug transaction
 // (2001 operations) the way the engine sends it.
 func BenchmarkPlug1000(b *testing.B) {
 	const br = "9a6743a1-6c39-4828-9fe4-4cc28114d838"
 	var size int
 	for b.Loop() {
-		ops := make([]ovsdb.Operation, 0, 2*benchPorts+1)
-		bp := BridgePorts{}
-		for n := range benchPorts {
-			o, pn := Plug(n, benchIface(n))
-			ops = append(ops, o...)
-			bp.Insert(br, pn)
-		}
-		ops = append(ops, bp.Ops()...)
+		ops := benchPlugOps(br)
 		js, err := json.Marshal(ovsdb.NewTransactArgs("Open_vSwitch", ops...))
 		if err != nil {
 			b.Fatal(err)

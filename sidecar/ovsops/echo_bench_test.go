@@ -136,21 +136,14 @@ func BenchmarkOwnEcho(b *testing.B) {
 			}
 			var plug, unplug time.Duration
 			for b.Loop() {
-				ops := make([]ovsdb.Operation, 0, 2*benchPorts+1)
-				bp := BridgePorts{}
-				for n := range benchPorts {
-					o, pn := Plug(n, benchIface(n))
-					ops = append(ops, o...)
-					bp.Insert(br, pn)
-				}
-				ops = append(ops, bp.Ops()...)
+				ops := benchPlugOps(br)
 				start := time.Now()
 				res := transactOK(b, writer, ops)
 				plug += time.Since(start)
 				wait(benchPorts)
 
 				ops = ops[:0]
-				bp = BridgePorts{}
+				bp := BridgePorts{}
 				for n := range benchPorts {
 					port, iface := res[2*n+1].UUID.GoUUID, res[2*n].UUID.GoUUID
 					ops = append(ops, Unplug(port, iface)...)
