@@ -1,19 +1,22 @@
-// Package memdb serves OVSDB databases from libovsdb's in-memory server
+// Package memdb serves OVSDB databases from libovsdb's in-memory database
 // for tests: the engine's unit tests, the ovsops builders' tests and
-// providertest's harness. The in-memory server ignores monitor
-// conditions and collects no garbage; e2e/ runs the real ovsdb-server.
+// providertest's harness. libovsdb's server runs the transactions;
+// memdb's own monitors (monitor_cond and monitor_cond_since) honour the
+// conditions as ovsdb-server does: a client sees only the rows meeting
+// one of its clauses, and a row that starts or stops meeting them is
+// inserted or deleted for it. It keeps no transaction history (every
+// monitor_cond_since gets a full dump), does not implement
+// monitor_cond_change, monitor_cancel or locks, and collects no garbage;
+// e2e/ runs the real ovsdb-server.
 package memdb
 
 import (
 	"context"
-	"time"
+	"net"
 
-	"github.com/go-logr/logr"
 	"github.com/ovn-kubernetes/libovsdb/client"
-	"github.com/ovn-kubernetes/libovsdb/database/inmemory"
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
-	"github.com/ovn-kubernetes/libovsdb/server"
 )
 
 // TB is the part of testing.TB the helpers use.
@@ -32,22 +35,20 @@ func Serve(t TB, name string, full func() (model.ClientDBModel, error), schema o
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := logr.Discard()
 	dm, errs := model.NewDatabaseModel(schema, cm)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	srv, err := server.NewOvsdbServer(inmemory.NewDatabase(map[string]model.ClientDBModel{name: cm}, &logger), &logger, dm)
+	srv, err := newServer(name, cm, dm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = srv.Serve("unix", sock) }()
-	t.Cleanup(srv.Close)
-	for deadline := time.Now().Add(10 * time.Second); !srv.Ready(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("memdb: %s server on %s not ready", name, sock)
-		}
+	lis, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatalf("memdb: %s server: %v", name, err)
 	}
+	go srv.serve(lis)
+	t.Cleanup(srv.close)
 }
 
 // Dial connects a client that monitors every table, so that committed
