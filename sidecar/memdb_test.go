@@ -20,14 +20,15 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
-// memStack is an in-process OVS and SB pair on libovsdb's in-memory
-// server. It ignores monitor conditions and does no garbage collection, so
-// it exercises the engine's logic, not OVSDB's; e2e/ does the real thing.
+// memStack is an in-process OVS and SB pair on internal/memdb. It honours
+// monitor conditions but does no garbage collection, so it exercises the
+// engine's logic, not OVSDB's; e2e/ does the real thing.
 type memStack struct {
 	ovsSock, sbSock string
 	ovs, sb         client.Client // test-side clients
 	chassisUUID     string
 	bridgeUUID      string
+	tunnelKeys      int // last Port_Binding tunnel_key used
 }
 
 func must[T any](t testing.TB) func(T, error) T {
@@ -65,15 +66,23 @@ func newMemStack(t testing.TB) *memStack {
 // transaction.
 func (m *memStack) addBindings(t testing.TB, names []string, opts map[string]string) {
 	t.Helper()
+	m.addBindingsFor(t, m.chassisUUID, names, opts)
+}
+
+// addBindingsFor inserts Port_Bindings whose requested_chassis is the
+// Chassis row ch, in one transaction.
+func (m *memStack) addBindingsFor(t testing.TB, ch string, names []string, opts map[string]string) {
+	t.Helper()
 	var ops []ovsdb.Operation
 	for i, n := range names {
 		o := map[string]string{plan.OptPlugType: dummy.Type}
 		for k, v := range opts {
 			o[k] = v
 		}
-		ch := m.chassisUUID
+		// (datapath, tunnel_key) is unique.
+		m.tunnelKeys++
 		ops = append(ops, must[[]ovsdb.Operation](t)(m.sb.Create(&sb.PortBinding{
-			UUID: fmt.Sprintf("pb%d", i), LogicalPort: n, RequestedChassis: &ch, Options: o, TunnelKey: i + 1,
+			UUID: fmt.Sprintf("pb%d", i), LogicalPort: n, RequestedChassis: &ch, Options: o, TunnelKey: m.tunnelKeys,
 			Datapath: m.datapath(t),
 		}))...)
 	}
