@@ -23,11 +23,11 @@ import (
 )
 
 // Harness runs the sidecar's engine (sidecar.New: the daemon's plan and
-// transaction code) against libovsdb's in-memory OVS and Southbound
-// servers, with one provider built from its factory and registered as the
-// daemon registers it. It needs no root and no OVS.
+// transaction code) against in-memory OVS and Southbound servers
+// (internal/memdb), with one provider built from its factory and
+// registered as the daemon registers it. It needs no root and no OVS.
 //
-// The in-memory server ignores monitor conditions and does no garbage
+// The in-memory server honours monitor conditions but does no garbage
 // collection, so it exercises the engine's logic, not OVSDB's; the e2e
 // tests run the real thing.
 type Harness struct {
