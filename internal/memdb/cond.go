@@ -164,11 +164,10 @@ func (tm *tableMonitor) only(r ovsdb.Row) ovsdb.Row {
 // that start meeting the condition are inserted, rows that stop meeting
 // it deleted, as ovsdb-server sends them.
 func (tm *tableMonitor) updates(dm model.DatabaseModel, table string, u database.Update) (ovsdb.TableUpdate2, error) {
-	diffs := map[string]*ovsdb.Row{}
+	// The transaction's own rows: the inserts' and the modifications' diffs.
+	rows := map[string]ovsdb.RowUpdate2{}
 	err := u.ForEachRowUpdate(table, func(uuid string, ru ovsdb.RowUpdate2) error {
-		if ru.Modify != nil {
-			diffs[uuid] = ru.Modify
-		}
+		rows[uuid] = ru
 		return nil
 	})
 	if err != nil {
@@ -178,8 +177,15 @@ func (tm *tableMonitor) updates(dm model.DatabaseModel, table string, u database
 	err = u.ForEachModelUpdate(table, func(uuid string, old, cur model.Model) error {
 		was := old != nil && tm.matches(dm, old)
 		is := cur != nil && tm.matches(dm, cur)
+		ru := rows[uuid]
 		switch {
 		case is && !was && tm.sel.Insert():
+			if ru.Insert != nil {
+				r := tm.only(*ru.Insert)
+				tu[uuid] = &ovsdb.RowUpdate2{Insert: &r}
+				return nil
+			}
+			// A row that starts meeting the condition: all of it.
 			r, err := tm.row(dm, cur)
 			if err != nil {
 				return err
@@ -187,9 +193,9 @@ func (tm *tableMonitor) updates(dm model.DatabaseModel, table string, u database
 			tu[uuid] = &ovsdb.RowUpdate2{Insert: r}
 		case was && !is && tm.sel.Delete():
 			tu[uuid] = &ovsdb.RowUpdate2{Delete: &ovsdb.Row{}}
-		case was && is && tm.sel.Modify() && diffs[uuid] != nil:
+		case was && is && tm.sel.Modify() && ru.Modify != nil:
 			// A change to columns nobody monitors is no update.
-			if d := tm.only(*diffs[uuid]); len(d) > 0 {
+			if d := tm.only(*ru.Modify); len(d) > 0 {
 				tu[uuid] = &ovsdb.RowUpdate2{Modify: &d}
 			}
 		}

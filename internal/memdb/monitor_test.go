@@ -128,6 +128,11 @@ func testConditionalMonitor(t *testing.T, method string) {
 				t.Fatalf("%s: the monitor holds %v, want %v", step, seen(), want)
 			}
 		}
+		for _, r := range cl.Cache().Table(sb.PortBindingTable).RowsShallow() {
+			if p := r.(*sb.PortBinding); p.RequestedChassis == nil || *p.RequestedChassis != chA {
+				t.Errorf("%s: %s came with requested_chassis %v, want %s", step, p.LogicalPort, p.RequestedChassis, chA)
+			}
+		}
 	}
 
 	Commit(t, w, binding("b2", &chB, 4)...)
