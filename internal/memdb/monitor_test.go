@@ -313,3 +313,32 @@ func TestMonitorWire(t *testing.T) {
 	default:
 	}
 }
+
+// TestMonitorAsNotification: a monitor request sent without an id gets no
+// reply, and its updates must not wait for one.
+func TestMonitorAsNotification(t *testing.T) {
+	sock, w, _, _, dp := sbFixture(t)
+	rc, got := rawClient(t, sock)
+	if err := rc.Notify("monitor_cond", []any{"OVN_Southbound", "n", map[string]any{
+		"Datapath_Binding": map[string]any{"columns": []string{"tunnel_key"}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	// The monitor exists once the server has read the request; each
+	// commit after that must reach it, though nothing is replied to rc.
+	for key, deadline := 2, time.Now().Add(5*time.Second); ; key++ {
+		d := &sb.DatapathBinding{UUID: dp, TunnelKey: key}
+		Commit(t, w, ops(t)(w.Where(d).Update(d, &d.TunnelKey))...)
+		select {
+		case u := <-got:
+			if u.method != "update2" || decode[string](t, u.params[0]) != "n" {
+				t.Errorf("got %s %s, want update2 for n", u.method, u.params)
+			}
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no update for a monitor requested as a notification")
+		}
+	}
+}

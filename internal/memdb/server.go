@@ -96,13 +96,16 @@ func (s *memServer) close() {
 }
 
 // conn is one client connection. Like ovsdb-server, it handles one
-// request at a time and sends a monitor's reply before its updates.
+// request at a time, so the next reply written after a monitor request
+// is that request's: updates are held back until it is out, as a client
+// cannot place an update for a monitor it does not know yet.
 type conn struct {
 	rpc      *rpc2.Client
 	monitors map[string]*monitor // by json-value, under memServer.mu
+	replying bool                // the request being handled wants a reply
 
 	sendMu sync.Mutex
-	held   bool // a monitor reply is being written: queue updates
+	held   bool // a monitor reply is to be written: queue updates
 	queue  []notification
 }
 
@@ -115,6 +118,12 @@ type notification struct {
 type replyCodec struct {
 	rpc2.Codec
 	c *conn
+}
+
+func (r replyCodec) ReadHeader(req *rpc2.Request, resp *rpc2.Response) error {
+	err := r.Codec.ReadHeader(req, resp)
+	r.c.replying = req.Method != "" && req.Seq != 0 // 0: a notification
+	return err
 }
 
 func (r replyCodec) WriteResponse(resp *rpc2.Response, body any) error {
@@ -238,7 +247,7 @@ func (s *memServer) monitor(c *conn, since bool, args []json.RawMessage) (_ ovsd
 	}
 	c.monitors[string(m.id)] = m
 	c.sendMu.Lock()
-	c.held = true
+	c.held = c.replying
 	c.sendMu.Unlock()
 	return dump, s.lastTxn, nil
 }
