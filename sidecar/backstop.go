@@ -2,11 +2,12 @@ package sidecar
 
 import (
 	"fmt"
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 	"hash/fnv"
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 // Any write that OVS does not end up reflecting (a provider answer stored
@@ -18,10 +19,18 @@ import (
 // in between that finds nothing to do. After that it goes to error and is
 // retried once per backoff period, doubling up to convergeMaxBackoff, until
 // it converges or its binding changes.
+//
+// The echo of a write that OVS shows exactly as planned wakes no pass
+// (Engine.dropEchoes), so a port that converged is rarely planned again
+// with nothing to do. Writes more than convergeWindow apart therefore
+// start a new streak, unless the port is already backing off: an
+// interface deleted by hand now and then is replugged each time, while
+// two agents undoing each other's writes are stopped within a second.
 const (
 	maxUnconvergedWrites = 3
 	convergeMinBackoff   = 5 * time.Second
 	convergeMaxBackoff   = 5 * time.Minute
+	convergeWindow       = time.Minute
 )
 
 // streak is one port's run of writes that did not converge.
@@ -31,6 +40,7 @@ type streak struct {
 	backoff time.Duration
 	until   time.Time // no write before this
 	last    plan.Op
+	lastAt  time.Time
 }
 
 type convergenceGuard struct {
@@ -69,6 +79,10 @@ func (g *convergenceGuard) admit(planned []string, actions []plan.Action, inputs
 		k := a.LogicalPort
 		s := g.ports[k]
 		fp := inputs(k)
+		if s != nil && s.backoff == 0 && now.Sub(s.lastAt) > convergeWindow {
+			delete(g.ports, k)
+			s = nil
+		}
 		if s == nil || s.inputs != fp {
 			admitted = append(admitted, a)
 			continue
@@ -98,14 +112,14 @@ func (g *convergenceGuard) admit(planned []string, actions []plan.Action, inputs
 }
 
 // wrote records a committed write for a port.
-func (g *convergenceGuard) wrote(a plan.Action, inputs uint64) {
+func (g *convergenceGuard) wrote(a plan.Action, inputs uint64, now time.Time) {
 	s := g.ports[a.LogicalPort]
 	if s == nil || s.inputs != inputs {
 		s = &streak{inputs: inputs}
 		g.ports[a.LogicalPort] = s
 	}
 	s.writes++
-	s.last = a.Op
+	s.last, s.lastAt = a.Op, now
 }
 
 func (s *streak) reason() string {

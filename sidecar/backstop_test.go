@@ -9,12 +9,16 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ovn-kubernetes/libovsdb/cache"
+	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/memdb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers/dummy"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
@@ -31,7 +35,7 @@ func TestConvergenceGuard(t *testing.T) {
 		admitted, held := g.admit(keys, plug, inputs, now)
 		for _, a := range admitted {
 			if a.LogicalPort == "lp1" {
-				g.wrote(a, fp)
+				g.wrote(a, fp, now)
 			}
 		}
 		return held
@@ -79,6 +83,14 @@ func TestConvergenceGuard(t *testing.T) {
 	if _, ok := g.ports["lp1"]; ok {
 		t.Fatal("converged port still tracked")
 	}
+	// Writes further apart than the window (an interface deleted by hand
+	// now and then) never trip it.
+	for i := range 3 * maxUnconvergedWrites {
+		now = now.Add(convergeWindow + time.Second)
+		if held := write(); len(held) != 0 {
+			t.Fatalf("write %d, a window after the last, held back: %v", i, held)
+		}
+	}
 }
 
 func TestBindingFingerprint(t *testing.T) {
@@ -119,12 +131,12 @@ func TestClip(t *testing.T) {
 	}
 }
 
-// flipProvider answers a different interface name on every call: every
-// write it asks for is undone by the next answer, so without the
-// backstop the engine would replug it on every pass, forever.
+// flipProvider answers a different interface name on every call. Before
+// echoes were dropped, the echo of each write planned the port again and
+// the next answer undid the write, forever; now nothing plans it again
+// until something other than its own write changes.
 type flipProvider struct {
-	calls  atomic.Int64
-	steady atomic.Bool
+	calls atomic.Int64
 }
 
 func (*flipProvider) Type() string                                           { return "flip" }
@@ -138,50 +150,140 @@ func (p *flipProvider) Prepare(_ context.Context, in *providers.PortCtxIn, out *
 	if in.Op == providers.OpRemove {
 		return nil
 	}
-	n := p.calls.Add(1)
 	out.Name, out.Type = "flipA", "internal"
-	if !p.steady.Load() && n%2 == 0 {
+	if p.calls.Add(1)%2 == 0 {
 		out.Name = "flipB"
 	}
 	return nil
 }
 
-func TestBackstopStopsANonConvergingPort(t *testing.T) {
+func TestEchoOfOwnWriteNeedsNoPass(t *testing.T) {
 	m := newMemStack(t)
-	prom := prometheus.NewRegistry()
-	metrics := NewMetrics(prom)
 	prov := &flipProvider{}
-	e, _ := m.startEngineWith(t, Config{Metrics: metrics}, prov)
-	changes := 0
-	counter := &countingHandler{n: &changes}
-	m.ovs.Cache().AddEventHandler(counter)
-	rowChanges := func() int { counter.mu.Lock(); defer counter.mu.Unlock(); return changes }
+	e, _ := m.startEngineWith(t, Config{}, prov, dummy.New())
 
 	m.addBindings(t, []string{"lp-flip"}, map[string]string{plan.OptPlugType: "flip"})
+	waitFor(t, "the echo of the plug", 10*time.Second, func() bool { return e.echoes.Load() == 1 })
+	passes := e.passes.Load()
+	// Another port's plug and echo: the worker has dealt with everything
+	// queued before it, lp-flip's echo included, once that echo is dropped.
+	m.addBindings(t, []string{"lp-other"}, nil)
+	waitFor(t, "the echo of the second plug", 10*time.Second, func() bool { return e.echoes.Load() == 2 })
+	if got := e.passes.Load() - passes; got != 1 {
+		t.Errorf("%d passes for one binding and the echo of its plug, want 1", got)
+	}
+	if n := prov.calls.Load(); n != 1 {
+		t.Errorf("the provider was asked %d times, want once: an echo was planned", n)
+	}
+	got := m.plugged()
+	if it := got["lp-flip"]; it == nil || it.Name != "flipA" {
+		t.Errorf("lp-flip plugged as %+v, want flipA", it)
+	}
+	if st := e.status.get("lp-flip"); st == nil || st.State != plan.StatePlugged {
+		t.Errorf("lp-flip status %+v, want plugged", st)
+	}
+}
+
+// mangle sets mtu_request to 1234 on lp-fight's interface whenever the
+// sidecar has set it to 1400: another agent undoing every write.
+func mangle(t *testing.T, m *memStack) {
+	wake := make(chan string, 1)
+	check := func(cur model.Model) {
+		it, ok := cur.(*vswitch.Interface)
+		if ok && it.ExternalIDs[plan.ExtIfaceID] == "lp-fight" && it.MTURequest != nil && *it.MTURequest == 1400 {
+			select {
+			case wake <- it.UUID:
+			default:
+			}
+		}
+	}
+	m.ovs.Cache().AddEventHandler(&cache.EventHandlerFuncs{
+		AddFunc:    func(_ string, cur model.Model) { check(cur) },
+		UpdateFunc: func(_ string, _, cur model.Model) { check(cur) },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case uuid := <-wake:
+				it := &vswitch.Interface{UUID: uuid, MTURequest: ptr(1234)}
+				ops, err := m.ovs.Where(it).Update(it, &it.MTURequest)
+				if err == nil {
+					_, err = m.ovs.Transact(ctx, ops...)
+				}
+				if err != nil && ctx.Err() == nil {
+					t.Errorf("mangler: %v", err)
+				}
+			}
+		}
+	}()
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestBackstopStopsAFight(t *testing.T) {
+	m := newMemStack(t)
+	mangle(t, m)
+	prom := prometheus.NewRegistry()
+	e, _ := m.startEngineWith(t, Config{Metrics: NewMetrics(prom)}, dummy.New())
+	txns := func() uint64 { return histogramCount(t, prom, Namespace+"_transaction_duration_seconds") }
+
+	m.addBindings(t, []string{"lp-fight"}, map[string]string{plan.OptMTURequest: "1400"})
 	waitFor(t, "port in error: not converging", 10*time.Second, func() bool {
-		st := e.status.get("lp-flip")
+		st := e.status.get("lp-fight")
 		return st != nil && st.State == plan.StateError && strings.HasPrefix(st.Reason, "not converging: ")
 	})
+	tripped, before := time.Now(), txns()
 	if n := counterValue(t, prom, Namespace+"_not_converging_total"); n != 1 {
 		t.Fatalf("not_converging_total = %v, want 1", n)
 	}
-	// Settled: nothing is written while it backs off.
-	before, calls := rowChanges(), prov.calls.Load()
-	time.Sleep(convergeMinBackoff / 2)
-	if got := rowChanges() - before; got != 0 {
-		t.Fatalf("%d OVS row changes while backing off, want 0", got)
+	if before > maxUnconvergedWrites+1 {
+		t.Errorf("%d transactions before the guard stopped the fight, want at most %d", before, maxUnconvergedWrites+1)
 	}
-	t.Logf("settled after %d Prepare calls; %d row changes before settling", calls, before)
-
-	// It recovers by itself when its binding changes and the provider
-	// answers the same again.
-	prov.steady.Store(true)
-	pb := &sb.PortBinding{Options: map[string]string{plan.OptPlugType: "flip", plan.OptMTURequest: "1400"}}
-	memdb.Commit(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.WhereCache(func(pb *sb.PortBinding) bool { return pb.LogicalPort == "lp-flip" }).Update(pb, &pb.Options))...)
-	waitFor(t, "port plugged after its binding changed", 10*time.Second, func() bool {
-		st := e.status.get("lp-flip")
-		return st != nil && st.State == plan.StatePlugged
+	// It backs off: the next write is the one retry when the backoff ends.
+	waitFor(t, "the retry after the backoff", 3*convergeMinBackoff, func() bool { return txns() > before })
+	if waited := time.Since(tripped); waited < convergeMinBackoff*9/10 {
+		t.Errorf("wrote again %v after stopping, want the %v backoff", waited, convergeMinBackoff)
+	}
+	waitFor(t, "stopped again", 10*time.Second, func() bool {
+		return counterValue(t, prom, Namespace+"_not_converging_total") == 2
 	})
+	if got := txns() - before; got != 1 {
+		t.Errorf("%d transactions after the backoff, want the one retry", got)
+	}
+
+	// It recovers by itself when its binding changes to something the
+	// other agent leaves alone.
+	pb := &sb.PortBinding{Options: map[string]string{plan.OptPlugType: dummy.Type, plan.OptMTURequest: "1500"}}
+	memdb.Commit(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.WhereCache(func(pb *sb.PortBinding) bool { return pb.LogicalPort == "lp-fight" }).Update(pb, &pb.Options))...)
+	waitFor(t, "port plugged after its binding changed", 10*time.Second, func() bool {
+		st := e.status.get("lp-fight")
+		it := m.plugged()["lp-fight"]
+		return st != nil && st.State == plan.StatePlugged && it != nil && it.MTURequest != nil && *it.MTURequest == 1500
+	})
+}
+
+// histogramCount sums a histogram family's sample counts from reg.
+func histogramCount(t *testing.T, reg *prometheus.Registry, name string) uint64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				n += m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return n
 }
 
 // counterValue sums a counter family's samples from reg.

@@ -94,6 +94,10 @@ type Engine struct {
 
 	// passes counts completed reconcile passes (for tests and benchmarks).
 	passes atomic.Uint64
+	// echoes counts echoes of our own writes that needed no pass.
+	echoes atomic.Uint64
+	// pending are our writes whose echo the cache may not show yet.
+	pending *pendingWrites
 
 	// worker-only state.
 	noBridgeLogged bool
@@ -101,7 +105,6 @@ type Engine struct {
 	// logged (SB connection goroutine only).
 	unusableLogged string
 	chassisSeen    chassisSeen
-	expect         map[string]*expectation
 	converge       *convergenceGuard
 	attempts       map[string]int
 	warned         map[string]warnState
@@ -135,8 +138,8 @@ func New(cfg Config) (*Engine, error) {
 		status:      newStatusStore(),
 		id:          newIdentity(cfg.Chassis, cfg.SBRemote, cfg.Bridge),
 		wantedNames: map[string]string{},
-		expect:      map[string]*expectation{},
 		converge:    newConvergenceGuard(),
+		pending:     newPendingWrites(),
 		ovsIdx:      newOVSIndex(),
 		sbIdx:       newSBIndex(),
 		attempts:    map[string]int{},
@@ -273,6 +276,7 @@ func (e *Engine) worker(ctx context.Context) {
 		e.sbBarrier.wait(e.sb.Cache())
 		e.ovsBarrier.wait(e.ovs.Cache())
 		b := e.q.drain()
+		e.dropEchoes(&b)
 		if b.empty() {
 			continue // a wake-up whose keys an earlier pass took
 		}
@@ -281,6 +285,30 @@ func (e *Engine) worker(ctx context.Context) {
 		e.metrics.reconcileDuration.Observe(time.Since(start).Seconds())
 		e.passes.Add(1)
 	}
+}
+
+// dropEchoes takes out of the batch the keys whose only news is the echo
+// of our own last write: their interfaces are exactly as that write left
+// them, so a pass could only repeat what the last one decided. It runs on
+// an update boundary, after the barriers, because the handler sees an
+// update row by row and would judge half an echo (an Interface without
+// its Port yet).
+func (e *Engine) dropEchoes(b *batch) {
+	if len(b.ovsOnly) == 0 {
+		return
+	}
+	v := ovsView{e.ovsIdx}
+	kept := b.keys[:0]
+	for _, k := range b.keys {
+		if _, only := b.ovsOnly[k]; only {
+			if e.pending.echoOnly(k, v) {
+				e.echoes.Add(1)
+				continue
+			}
+		}
+		kept = append(kept, k)
+	}
+	b.keys = kept
 }
 
 // Primed reports the priming gate: both databases synced since their last

@@ -18,6 +18,9 @@ func (e *Engine) ovsHandler() cache.EventHandler {
 		if ch.identity {
 			e.q.AddProvider(identityChanged)
 		}
+		for _, row := range ch.ifaces {
+			e.pending.sawIface(row)
+		}
 		keys := ch.ifaceIDs
 		if len(ch.names) > 0 {
 			// A port waiting on a name held by another interface is
@@ -29,7 +32,7 @@ func (e *Engine) ovsHandler() cache.EventHandler {
 			e.mu.Unlock()
 		}
 		if len(keys) > 0 {
-			e.q.Add(keys...)
+			e.q.AddFromOVS(keys...)
 		}
 	})
 }

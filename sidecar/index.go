@@ -68,6 +68,9 @@ type indexChange struct {
 	all bool
 	// identity: the Open_vSwitch row's external_ids changed.
 	identity bool
+	// ifaces are interface rows, new or changed in a way the plan reads,
+	// that carry an iface-id: an echo of our own write may be among them.
+	ifaces []*vswitch.Interface
 }
 
 // handler starts a new generation and returns the event handler for one
@@ -165,6 +168,9 @@ func (x *ovsIndex) applyIface(o, n *vswitch.Interface) indexChange {
 			ch.ifaceIDs = appendNonEmpty(ch.ifaceIDs, i.ExternalIDs[plan.ExtIfaceID])
 			ch.names = appendNonEmpty(ch.names, i.Name)
 		}
+	}
+	if n != nil && n.ExternalIDs[plan.ExtIfaceID] != "" {
+		ch.ifaces = append(ch.ifaces, n)
 	}
 	return ch
 }

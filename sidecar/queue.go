@@ -10,8 +10,11 @@ import (
 // them in batches and recomputes from the caches. A key added many times
 // before the worker runs is processed once.
 type queue struct {
-	mu        sync.Mutex
-	dirty     map[string]struct{}
+	mu    sync.Mutex
+	dirty map[string]struct{}
+	// ovsOnly are dirty keys that only OVS row events added: the echo
+	// of our own write may be all they carry (see Engine.dropEchoes).
+	ovsOnly   map[string]struct{}
 	all       bool
 	providers map[string]struct{}
 	timers    map[string]*time.Timer
@@ -21,6 +24,7 @@ type queue struct {
 func newQueue() *queue {
 	return &queue{
 		dirty:     map[string]struct{}{},
+		ovsOnly:   map[string]struct{}{},
 		providers: map[string]struct{}{},
 		timers:    map[string]*time.Timer{},
 		notify:    make(chan struct{}, 1),
@@ -40,6 +44,23 @@ func (q *queue) Add(keys ...string) {
 	for _, k := range keys {
 		if k != "" {
 			q.dirty[k] = struct{}{}
+			delete(q.ovsOnly, k)
+		}
+	}
+	q.mu.Unlock()
+	q.wake()
+}
+
+// AddFromOVS marks logical ports dirty because of OVS row events.
+func (q *queue) AddFromOVS(keys ...string) {
+	q.mu.Lock()
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		if _, ok := q.dirty[k]; !ok {
+			q.dirty[k] = struct{}{}
+			q.ovsOnly[k] = struct{}{}
 		}
 	}
 	q.mu.Unlock()
@@ -90,7 +111,9 @@ func (q *queue) Forget(key string) {
 
 // batch is one drain of the queue.
 type batch struct {
-	keys      []string
+	keys []string
+	// ovsOnly are the keys only OVS row events marked dirty.
+	ovsOnly   map[string]struct{}
 	all       bool
 	providers []string
 }
@@ -106,6 +129,10 @@ func (q *queue) drain() batch {
 	}
 	for p := range q.providers {
 		b.providers = append(b.providers, p)
+	}
+	if len(q.ovsOnly) > 0 {
+		b.ovsOnly = q.ovsOnly
+		q.ovsOnly = map[string]struct{}{}
 	}
 	clear(q.dirty)
 	clear(q.providers)

@@ -188,11 +188,12 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 		d, considered := desired[k]
 		return bindingFingerprint(d, considered, awaiting[k])
 	}
-	actions, held := e.converge.admit(keys, res.Actions, inputs, time.Now())
+	now := time.Now()
+	actions, held := e.converge.admit(keys, res.Actions, inputs, now)
 	failed := e.apply(ctx, snap, actions, creates, removes)
 	for _, a := range actions {
 		if _, bad := failed[a.LogicalPort]; !bad && ctx.Err() == nil {
-			e.converge.wrote(a, inputs(a.LogicalPort))
+			e.converge.wrote(a, inputs(a.LogicalPort), now)
 		}
 	}
 	for _, p := range creates {
@@ -236,11 +237,13 @@ func (e *Engine) selectKeys(b batch, snap *snapshot) []string {
 	keys := make([]string, 0, len(set))
 	now := time.Now()
 	for k := range set {
-		if ex := e.expect[k]; ex != nil {
-			if !ex.satisfied(snap) && now.Before(ex.deadline) {
-				continue // the cache event for our own write re-queues it
+		if ok, wait := e.pending.ready(k, snap.ovs, now); !ok {
+			// The echo of our own write re-queues it; if it never comes,
+			// the deadline does.
+			if wait > 0 {
+				e.q.AddAfter(k, wait)
 			}
-			delete(e.expect, k)
+			continue
 		}
 		keys = append(keys, k)
 	}

@@ -15,67 +15,6 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
-// expectation is what the cache must show after our own transaction
-// before the port is planned again; planning earlier would repeat the
-// write (and a repeated insert fails on the name index).
-type expectation struct {
-	created  []string // Interface UUIDs that must appear
-	removed  []string // Port UUIDs that must disappear
-	update   *plan.Update
-	deadline time.Time
-}
-
-func (x *expectation) satisfied(s *snapshot) bool {
-	for _, u := range x.created {
-		if _, ok := s.ovs.ByUUID(u); !ok {
-			return false
-		}
-	}
-	for _, p := range x.removed {
-		if s.ovs.PortExists(p) {
-			return false
-		}
-	}
-	if u := x.update; u != nil {
-		it, ok := s.ovs.ByUUID(u.IfaceUUID)
-		if !ok {
-			return true // gone: nothing more to wait for
-		}
-		if u.Type != nil && it.Type != *u.Type {
-			return false
-		}
-		for k, v := range u.SetExtIDs {
-			if it.ExternalIDs[k] != v {
-				return false
-			}
-		}
-		for k, v := range u.SetOptions {
-			if it.Options[k] != v {
-				return false
-			}
-		}
-		for _, k := range u.DelOptions {
-			if _, ok := it.Options[k]; ok {
-				return false
-			}
-		}
-		if u.SetMTU {
-			cur := 0
-			if it.MTURequest != nil {
-				cur = *it.MTURequest
-			}
-			if cur != u.MTURequest {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// expectationTimeout bounds how long a port waits for the cache to show
-// our own write before it is planned regardless.
-const expectationTimeout = 10 * time.Second
-
 // txnTimeout bounds one OVS transaction.
 const txnTimeout = 30 * time.Second
 
@@ -126,6 +65,12 @@ func (e *Engine) transact(actions []plan.Action, creates, removes map[string]*pr
 		ops = append(ops, aops...)
 	}
 	ops = append(ops, ports.Ops()...)
+	// Registered before sending: the echo may reach the handlers before
+	// the reply reaches us.
+	deadline := time.Now().Add(expectationTimeout)
+	for _, a := range actions {
+		e.pending.expect(a, ovsView{e.ovsIdx}, deadline)
+	}
 	buildDur := time.Since(buildStart)
 	// Not the worker's context: a transaction already sent at shutdown
 	// should finish and be followed by Finish, not be abandoned.
@@ -140,21 +85,21 @@ func (e *Engine) transact(actions []plan.Action, creates, removes map[string]*pr
 	}
 	if err != nil {
 		for _, a := range actions {
+			e.pending.abandon(a.LogicalPort)
 			e.metrics.operations.WithLabelValues(a.Provider, string(a.Op), "error").Inc()
 		}
 		return err
 	}
 
-	deadline := time.Now().Add(expectationTimeout)
 	for i, a := range actions {
-		x := &expectation{update: a.Update, deadline: deadline}
+		created := ""
 		for j := spans[i].from; j < spans[i].to; j++ {
 			if ops[j].Op == ovsdb.OperationInsert && ops[j].Table == vswitch.InterfaceTable {
-				x.created = append(x.created, results[j].UUID.GoUUID)
+				created = results[j].UUID.GoUUID
 			}
 		}
+		e.pending.committed(a.LogicalPort, created)
 		for _, r := range a.Remove {
-			x.removed = append(x.removed, r.PortUUID)
 			if rc := removes[r.UUID]; rc != nil {
 				rc.prov.Finish(rc.in, nil)
 			}
@@ -171,7 +116,6 @@ func (e *Engine) transact(actions []plan.Action, creates, removes map[string]*pr
 		case a.Update != nil:
 			klog.V(2).InfoS("Updated interface", "lport", plan.Clip(a.LogicalPort), "provider", a.Provider)
 		}
-		e.expect[a.LogicalPort] = x
 		e.metrics.operations.WithLabelValues(a.Provider, string(a.Op), "success").Inc()
 	}
 	return nil
