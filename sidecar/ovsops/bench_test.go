@@ -21,11 +21,14 @@ func benchIface(n int) Interface {
 
 // benchPlugOps builds the benchPorts-port plug transaction into bridge br,
 // the way the engine sends it.
-func benchPlugOps(br string) []ovsdb.Operation {
-	ops := make([]ovsdb.Operation, 0, 2*benchPorts+1)
+func benchPlugOps(br string) []ovsdb.Operation { return plugOpsN(br, 0, benchPorts) }
+
+// plugOpsN builds a plug of n ports numbered from first.
+func plugOpsN(br string, first, n int) []ovsdb.Operation {
+	ops := make([]ovsdb.Operation, 0, 2*n+1)
 	bp := BridgePorts{}
-	for n := range benchPorts {
-		o, pn := Plug(n, benchIface(n))
+	for i := first; i < first+n; i++ {
+		o, pn := Plug(i, benchIface(i))
 		ops = append(ops, o...)
 		bp.Insert(br, pn)
 	}

@@ -2,6 +2,7 @@ package ovsops
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -158,5 +159,34 @@ func BenchmarkOwnEcho(b *testing.B) {
 			b.ReportMetric(float64(plug.Microseconds())/1000/float64(b.N), "plug-ms")
 			b.ReportMetric(float64(unplug.Microseconds())/1000/float64(b.N), "unplug-ms")
 		})
+	}
+}
+
+// BenchmarkCommitScale times the Transact of an n-port plug into an
+// empty bridge on a real ovsdb-server, for n = 1000 and 10,000, with no
+// client monitoring and with one monitoring like the engine. No
+// ovs-vswitchd runs: this is how the server's commit alone grows with
+// the transaction, the floor under the 10,000-port bench row.
+func BenchmarkCommitScale(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		for _, monitors := range []int{0, 1} {
+			b.Run(fmt.Sprintf("ports=%d/monitors=%d", n, monitors), func(b *testing.B) {
+				var commit time.Duration
+				for b.Loop() {
+					b.StopTimer()
+					sock, br := realOVSDB(b)
+					if monitors > 0 {
+						echoClient(b, sock, true)
+					}
+					writer := echoClient(b, sock, false)
+					ops := plugOpsN(br, 0, n)
+					b.StartTimer()
+					start := time.Now()
+					transactOK(b, writer, ops)
+					commit += time.Since(start)
+				}
+				b.ReportMetric(float64(commit.Microseconds())/1000/float64(b.N), "commit-ms")
+			})
+		}
 	}
 }
