@@ -273,12 +273,18 @@ func (e *Engine) worker(ctx context.Context) {
 		// Start on an update boundary, so that one SB update (a bulk NB
 		// transaction's 1000 bindings, say) is one pass and one OVS
 		// transaction, and the echo of our own write is seen whole.
-		e.sbBarrier.wait(e.sb.Cache())
-		e.ovsBarrier.wait(e.ovs.Cache())
+		sbTC, ovsTC := e.sb.Cache(), e.ovs.Cache()
+		sbSeen, ovsSeen := e.sbBarrier.wait(sbTC), e.ovsBarrier.wait(ovsTC)
 		b := e.q.drain()
 		e.dropEchoes(&b)
 		if b.empty() {
 			continue // a wake-up whose keys an earlier pass took
+		}
+		if sbSeen {
+			b.sbSeen = sbTC
+		}
+		if ovsSeen {
+			b.ovsSeen = ovsTC
 		}
 		start := time.Now()
 		e.reconcile(ctx, b)

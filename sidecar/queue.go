@@ -3,6 +3,8 @@ package sidecar
 import (
 	"sync"
 	"time"
+
+	"github.com/ovn-kubernetes/libovsdb/cache"
 )
 
 // queue is the engine's work queue, in the style of a Kubernetes
@@ -116,6 +118,9 @@ type batch struct {
 	ovsOnly   map[string]struct{}
 	all       bool
 	providers []string
+	// sbSeen and ovsSeen are the caches whose handlers had seen every row
+	// when the batch was drained, so the pass need not wait for them again.
+	sbSeen, ovsSeen *cache.TableCache
 }
 
 func (b batch) empty() bool { return len(b.keys) == 0 && !b.all && len(b.providers) == 0 }

@@ -98,8 +98,9 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 	// The indexes are filled by the handlers, after the cache: before a
 	// pass reads them, the handlers must have seen every row these caches
 	// hold, or a new connection's half-handled dump would look like
-	// bindings gone.
-	if !e.ovsBarrier.wait(ovsTC) || (sbTC != nil && !e.sbBarrier.wait(sbTC)) {
+	// bindings gone. The worker waited before draining the batch; only a
+	// cache that changed since (a reconnect) needs another wait.
+	if (ovsTC != b.ovsSeen && !e.ovsBarrier.wait(ovsTC)) || (sbTC != nil && sbTC != b.sbSeen && !e.sbBarrier.wait(sbTC)) {
 		return // the connection is going away; its successor's resync recomputes
 	}
 	var ch *sb.Chassis
