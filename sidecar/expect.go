@@ -170,13 +170,26 @@ func portsGone(v ovsView, ports []string) bool {
 }
 
 func sameContent(row *vswitch.Interface, w *plan.Iface) bool {
-	return row.Name == w.Name && row.Type == w.Type && maps.Equal(row.Options, w.Options) &&
-		maps.Equal(row.ExternalIDs, w.ExternalIDs) && sameIntPtr(row.MTURequest, w.MTURequest)
+	return asWritten(row.Name, row.Type, row.Options, row.ExternalIDs, row.MTURequest, w)
 }
 
 func sameContentIface(it plan.Iface, w *plan.Iface) bool {
-	return it.Name == w.Name && it.Type == w.Type && maps.Equal(it.Options, w.Options) &&
-		maps.Equal(it.ExternalIDs, w.ExternalIDs) && sameIntPtr(it.MTURequest, w.MTURequest)
+	return asWritten(it.Name, it.Type, it.Options, it.ExternalIDs, it.MTURequest, w)
+}
+
+// asWritten compares an interface with how our write left it. Other
+// agents' external_ids keys (ovn-controller's ovn-installed, which may
+// arrive in the same update) do not count: the plan reads only ours.
+func asWritten(name, typ string, options, extIDs map[string]string, mtu *int, w *plan.Iface) bool {
+	if name != w.Name || typ != w.Type || !maps.Equal(options, w.Options) || !sameIntPtr(mtu, w.MTURequest) {
+		return false
+	}
+	for k, v := range w.ExternalIDs {
+		if got, ok := extIDs[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
 }
 
 // afterUpdate is an interface as an update leaves it.

@@ -58,6 +58,9 @@ func TestPendingWrites(t *testing.T) {
 			t.Fatal("echo dropped before the reply was in")
 		}
 		r.p.committed("lp", "i1")
+		installed := row(1400)
+		installed.ExternalIDs = map[string]string{plan.ExtIfaceID: "lp", plan.ExtOvnPlugged: "dummy", "ovn-installed": "true"}
+		r.change(row(1400), installed) // ovn-controller's key is not ours
 		if !r.p.echoOnly("lp", r.view()) {
 			t.Fatal("exact echo not recognised")
 		}
