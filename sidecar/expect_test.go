@@ -39,6 +39,24 @@ func (r *expectRig) plug(it *vswitch.Interface, port string) {
 	r.h.OnUpdate(vswitch.BridgeTable, &vswitch.Bridge{UUID: "br", Name: "br-int"}, &vswitch.Bridge{UUID: "br", Name: "br-int", Ports: []string{port}})
 }
 
+// want checks whether lp's echo is dropped and, then, whether lp may be
+// planned now.
+func (r *expectRig) want(t *testing.T, echoOnly, ready bool, what string) {
+	t.Helper()
+	if got := r.p.echoOnly("lp", r.view()); got != echoOnly {
+		t.Fatalf("%s: dropped as an echo = %v, want %v", what, got, echoOnly)
+	}
+	if got, _ := r.p.ready("lp", r.view(), r.now); got != ready {
+		t.Fatalf("%s: ready to plan = %v, want %v", what, got, ready)
+	}
+}
+
+// wrote registers a write and its reply.
+func (r *expectRig) wrote(a plan.Action, created string) {
+	r.p.expect(a, r.view(), r.now.Add(expectationTimeout))
+	r.p.committed(a.LogicalPort, created)
+}
+
 func (r *expectRig) change(old, cur *vswitch.Interface) {
 	r.h.OnUpdate(vswitch.InterfaceTable, old, cur)
 }
@@ -61,32 +79,20 @@ func TestPendingWrites(t *testing.T) {
 		installed := row(1400)
 		installed.ExternalIDs = map[string]string{plan.ExtIfaceID: "lp", plan.ExtOvnPlugged: "dummy", "ovn-installed": "true"}
 		r.change(row(1400), installed) // ovn-controller's key is not ours
-		if !r.p.echoOnly("lp", r.view()) {
-			t.Fatal("exact echo not recognised")
-		}
-		if ok, _ := r.p.ready("lp", r.view(), r.now); !ok {
-			t.Fatal("the expectation outlived its echo")
-		}
+		r.want(t, true, true, "an exact echo")
 	})
 
 	t.Run("overwritten after the echo is planned at once", func(t *testing.T) {
 		r := newExpectRig()
-		r.p.expect(create, r.view(), r.now.Add(expectationTimeout))
-		r.p.committed("lp", "i1")
+		r.wrote(create, "i1")
 		r.plug(row(1400), "p1")
 		r.change(row(1400), row(1234)) // someone else, before the worker looked
-		if r.p.echoOnly("lp", r.view()) {
-			t.Fatal("another agent's change taken for our echo")
-		}
-		if ok, _ := r.p.ready("lp", r.view(), r.now); !ok {
-			t.Fatal("a change after our echo waits for the deadline")
-		}
+		r.want(t, false, true, "another agent's change after our echo")
 	})
 
 	t.Run("an echo not seen waits for its deadline, then is not dropped", func(t *testing.T) {
 		r := newExpectRig()
-		r.p.expect(create, r.view(), r.now.Add(expectationTimeout))
-		r.p.committed("lp", "i1")
+		r.wrote(create, "i1")
 		ok, wait := r.p.ready("lp", r.view(), r.now)
 		if ok || wait != expectationTimeout {
 			t.Fatalf("ready = %v, wait %v; want false, %v", ok, wait, expectationTimeout)
@@ -116,8 +122,7 @@ func TestPendingWrites(t *testing.T) {
 		r := newExpectRig()
 		r.plug(row(1400), "p1")
 		up := plan.Action{Op: plan.OpUpdate, LogicalPort: "lp", Update: &plan.Update{IfaceUUID: "i1", SetMTU: true, MTURequest: 1500}}
-		r.p.expect(up, r.view(), r.now.Add(expectationTimeout))
-		r.p.committed("lp", "")
+		r.wrote(up, "")
 		if r.p.echoOnly("lp", r.view()) {
 			t.Fatal("the row before the update taken for its echo")
 		}
@@ -127,8 +132,7 @@ func TestPendingWrites(t *testing.T) {
 		}
 
 		unplug := plan.Action{Op: plan.OpUnplug, LogicalPort: "lp", Remove: []plan.Iface{{UUID: "i1", PortUUID: "p1"}}}
-		r.p.expect(unplug, r.view(), r.now.Add(expectationTimeout))
-		r.p.committed("lp", "")
+		r.wrote(unplug, "")
 		if ok, _ := r.p.ready("lp", r.view(), r.now); ok {
 			t.Fatal("ready while the port is still there")
 		}
