@@ -12,6 +12,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -98,6 +99,15 @@ type Engine struct {
 	echoes atomic.Uint64
 	// pending are our writes whose echo the cache may not show yet.
 	pending *pendingWrites
+	// dumped is set when a connection synced, so that the first primed
+	// pass after it calls releaseDump.
+	dumped atomic.Bool
+	// releaseDump returns the garbage of a dump to the OS. Decoding one
+	// leaves more garbage than the caches it fills (1000 local ports: 22
+	// to 26 MiB of heap in use, 10 MiB live), and an idle sidecar
+	// allocates too little to reach the next collection, so it would stay
+	// resident. One forced collection per (re)connect costs milliseconds.
+	releaseDump func()
 
 	// worker-only state.
 	noBridgeLogged bool
@@ -144,6 +154,7 @@ func New(cfg Config) (*Engine, error) {
 		sbIdx:       newSBIndex(),
 		attempts:    map[string]int{},
 		warned:      map[string]warnState{},
+		releaseDump: debug.FreeOSMemory,
 	}
 	ovsModel, err := model.NewClientDBModel("Open_vSwitch", map[string]model.Model{
 		vswitch.OpenvSwitchTable: &vswitch.OpenvSwitch{},
@@ -179,6 +190,7 @@ func New(cfg Config) (*Engine, error) {
 	e.ovs.OnUp = func() {
 		e.writer.warm(context.Background())
 		e.refreshIdentity()
+		e.dumped.Store(true)
 		e.q.AddAll()
 	}
 	e.ovs.OnDown = func() {
@@ -200,6 +212,7 @@ func New(cfg Config) (*Engine, error) {
 		}
 	}
 	e.sb.OnUp = func() {
+		e.dumped.Store(true)
 		e.q.AddAll()
 	}
 	e.sb.OnDown = func() {
@@ -290,6 +303,9 @@ func (e *Engine) worker(ctx context.Context) {
 		e.reconcile(ctx, b)
 		e.metrics.reconcileDuration.Observe(time.Since(start).Seconds())
 		e.passes.Add(1)
+		if e.Primed() && e.dumped.Swap(false) {
+			e.releaseDump()
+		}
 	}
 }
 

@@ -29,7 +29,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/klog/v2"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/hwdb"
@@ -138,6 +137,7 @@ type daemonFlags struct {
 	privateKey, certificate, ca  string
 	sysfsRoot                    string
 	prepareTimeout               time.Duration
+	debugPprof                   bool
 	prov                         providerFlags
 }
 
@@ -160,6 +160,7 @@ func daemonFlagSet(f *daemonFlags, out io.Writer) (fs *flag.FlagSet, usage func(
 	own.StringVar(&f.ca, "ca-cert", "", "PEM CA certificate that signs the SB servers' certificates")
 	own.StringVar(&f.sysfsRoot, "sysfs-root", "/sys", "where sysfs is mounted (for containers and tests)")
 	own.DurationVar(&f.prepareTimeout, "prepare-timeout", 2*time.Second, "deadline for one provider Prepare call")
+	own.BoolVar(&f.debugPprof, "debug-pprof", false, "also serve Go's profiles (net/http/pprof) under /debug/pprof/ on --http-addr; for debugging only: they reveal memory contents and cost CPU")
 	provFlags := providerFlagSet(&f.prov)
 	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(klogFlags)
@@ -364,10 +365,7 @@ func daemon(f daemonFlags, enabled []string, built map[string]providers.Provider
 	defer stop()
 
 	if ln != nil {
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))
-		mux.Handle("/", eng.Handler())
-		srv := newHTTPServer(mux)
+		srv := newHTTPServer(daemonMux(promReg, eng.Handler(), f.debugPprof))
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				klog.ErrorS(err, "HTTP server")

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // serve runs newHTTPServer on a real loopback listener.
@@ -73,5 +76,54 @@ func TestHTTPServerHardening(t *testing.T) {
 	srv := newHTTPServer(readBody)
 	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 {
 		t.Errorf("timeouts must all be set: %+v", srv)
+	}
+}
+
+// get fetches path, asking for gzip as Prometheus does, and returns the
+// status, Content-Encoding and body.
+func get(t *testing.T, addr, path string) (int, string, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept-Encoding", "gzip")
+	tr := &http.Transport{DisableCompression: true} // show the raw encoding
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header.Get("Content-Encoding"), string(b)
+}
+
+func TestDaemonMuxMetricsAndPprof(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector())
+	engine := http.NotFoundHandler()
+
+	off := serve(t, daemonMux(reg, engine, false))
+	code, enc, body := get(t, off, "/metrics")
+	if code != http.StatusOK || enc != "" || !strings.Contains(body, "go_goroutines ") {
+		t.Errorf("/metrics: %d, Content-Encoding %q, want 200 uncompressed text with go_goroutines", code, enc)
+	}
+	if code, _, _ := get(t, off, "/debug/pprof/heap"); code != http.StatusNotFound {
+		t.Errorf("/debug/pprof/heap without --debug-pprof: %d, want 404", code)
+	}
+
+	on := serve(t, daemonMux(reg, engine, true))
+	if code, _, body := get(t, on, "/debug/pprof/heap?debug=1"); code != http.StatusOK || !strings.Contains(body, "# HeapInuse = ") {
+		t.Errorf("/debug/pprof/heap?debug=1 with --debug-pprof: %d, want 200 with the memory statistics", code)
+	}
+	if code, _, body := get(t, on, "/debug/pprof/"); code != http.StatusOK || !strings.Contains(body, "goroutine") {
+		t.Errorf("/debug/pprof/ with --debug-pprof: %d, want the index", code)
+	}
+	if code, _, _ := get(t, on, "/healthz"); code != http.StatusNotFound {
+		t.Errorf("other paths must reach the engine's handler: %d", code)
 	}
 }
