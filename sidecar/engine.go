@@ -99,8 +99,8 @@ type Engine struct {
 	echoes atomic.Uint64
 	// pending are our writes whose echo the cache may not show yet.
 	pending *pendingWrites
-	// dumped is set when a connection synced, so that the first primed
-	// pass after it calls releaseDump.
+	// dumped is set when a connection got a dump, so that the first
+	// primed pass after it calls releaseDump.
 	dumped atomic.Bool
 	// releaseDump returns the garbage of a dump to the OS. Decoding one
 	// leaves more garbage than the caches it fills (1000 local ports: 22
@@ -187,10 +187,12 @@ func New(cfg Config) (*Engine, error) {
 	e.ovs.Monitor = ovsMonitor
 	e.ovsBarrier = newUpdateBarrier(vswitch.SSLTable, func(uuid string) model.Model { return &vswitch.SSL{UUID: uuid} })
 	e.ovs.Handler = func() cache.EventHandler { return e.ovsBarrier.wrap(e.ovsHandler()) }
+	// Set before the connection counts as synced, so that one release
+	// covers both dumps when both connections come up together.
+	e.ovs.BeforeUp = func(*cache.TableCache) { e.dumped.Store(true) }
 	e.ovs.OnUp = func() {
 		e.writer.warm(context.Background())
 		e.refreshIdentity()
-		e.dumped.Store(true)
 		e.q.AddAll()
 	}
 	e.ovs.OnDown = func() {
@@ -204,6 +206,7 @@ func New(cfg Config) (*Engine, error) {
 	e.sbBarrier = newUpdateBarrier(sb.SSLTable, func(uuid string) model.Model { return &sb.SSL{UUID: uuid} })
 	e.sb.Handler = func() cache.EventHandler { return e.sbBarrier.wrap(e.sbHandler()) }
 	e.sb.BeforeUp = func(tc *cache.TableCache) {
+		e.dumped.Store(true)
 		// After a reconnect the cache is the truth: the index may hold
 		// bindings deleted meanwhile (see sbIndex.rebuild).
 		if tc != nil {
@@ -212,7 +215,6 @@ func New(cfg Config) (*Engine, error) {
 		}
 	}
 	e.sb.OnUp = func() {
-		e.dumped.Store(true)
 		e.q.AddAll()
 	}
 	e.sb.OnDown = func() {
@@ -425,6 +427,7 @@ func ovsMonitor(cl client.Client) *client.Monitor {
 }
 
 func (e *Engine) sbMonitor(cl client.Client) *client.Monitor {
+	e.lookupChassis(cl)
 	name, cond, hostname := e.id.monitorFor()
 	ch := &sb.Chassis{}
 	pb := &sb.PortBinding{}
@@ -443,6 +446,36 @@ func (e *Engine) sbMonitor(cl client.Client) *client.Monitor {
 		client.WithConditionalTable(ch, []model.Condition{{Field: &ch.Name, Function: ovsdb.ConditionEqual, Value: name}}, &ch.Name, &ch.Hostname),
 		client.WithConditionalTable(pb, pbConds, &pb.LogicalPort, &pb.Type, &pb.ParentPort, &pb.RequestedChassis, &pb.Options),
 	)
+}
+
+// lookupChassis reads this chassis's row with a select before the first
+// monitor, so that the monitor follows it from the start: without it the
+// first dump (every binding naming the chassis) was followed by a restart
+// and a second dump of the same bindings, for 200 ms and 4 MiB of garbage
+// with 1000 ports. If the read fails or finds nothing, the monitor starts
+// on no chassis and checkChassis moves it once the row is seen.
+func (e *Engine) lookupChassis(cl client.Client) {
+	name, unknown := e.id.unresolved()
+	if !unknown {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := cl.Transact(ctx, ovsdb.Operation{
+		Op:      ovsdb.OperationSelect,
+		Table:   sb.ChassisTable,
+		Where:   []ovsdb.Condition{{Column: "name", Function: ovsdb.ConditionEqual, Value: name}},
+		Columns: []string{"_uuid", "hostname"},
+	})
+	if err != nil || len(res) != 1 || res[0].Error != "" || len(res[0].Rows) != 1 {
+		return
+	}
+	row := res[0].Rows[0]
+	uuid, _ := row["_uuid"].(ovsdb.UUID)
+	host, _ := row["hostname"].(string)
+	if uuid.GoUUID != "" {
+		e.id.resolve(name, uuid.GoUUID, host)
+	}
 }
 
 // checkChassis moves the Port_Binding monitor onto the chassis row's UUID

@@ -72,6 +72,24 @@ func (id *identity) monitorFor() (name, uuid, hostname string) {
 	return id.chassis, id.nextUUID, id.nextHost
 }
 
+// unresolved returns the chassis name while the next monitor would
+// follow no chassis row.
+func (id *identity) unresolved() (name string, ok bool) {
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	return id.chassis, id.chassis != "" && id.nextUUID == noChassisUUID
+}
+
+// resolve makes the next monitor follow the row uuid of chassis name,
+// unless the name changed or a row was found meanwhile.
+func (id *identity) resolve(name, uuid, hostname string) {
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	if id.chassis == name && id.nextUUID == noChassisUUID {
+		id.nextUUID, id.nextHost = uuid, hostname
+	}
+}
+
 // chassisRow finds this chassis's row in the SB cache; it has no side
 // effects.
 func (id *identity) chassisRow(tc *cache.TableCache) *sb.Chassis {

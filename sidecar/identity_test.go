@@ -34,40 +34,46 @@ func TestIdentityFromOVSAndFlags(t *testing.T) {
 	}
 }
 
-// TestIdentityFollowsChassisRow: the SB monitor starts on no chassis, is
-// moved onto the row once it is seen, and again when the row is replaced
-// or renamed; the monitor's conditions name the row, the chassis name
-// and its hostname.
+// TestIdentityFollowsChassisRow: the SB monitor starts on the chassis row
+// a select finds, or on no chassis if there is none yet, is moved onto
+// the row once it is seen, and again when the row is replaced or renamed;
+// the monitor's conditions name the row, the chassis name and its
+// hostname.
 func TestIdentityFollowsChassisRow(t *testing.T) {
 	m := newMemStack(t)
-	id := newIdentity("chassis-1", "", "")
-	e := &Engine{id: id}
-	mon := func() *client.Monitor { return e.sbMonitor(m.sb) }
 
-	first := mon()
-	if got := pbConditions(t, first); !slices.Equal(got, []string{
-		"requested_chassis == " + noChassisUUID, "options includes requested-chassis=chassis-1"}) {
-		t.Errorf("conditions before the chassis is known: %v", got)
+	// No row yet: the first monitor follows no chassis.
+	late := newIdentity("chassis-2", "", "")
+	if got := pbConditions(t, (&Engine{id: late}).sbMonitor(m.sb)); !slices.Equal(got, []string{
+		"requested_chassis == " + noChassisUUID, "options includes requested-chassis=chassis-2"}) {
+		t.Errorf("conditions before the chassis row exists: %v", got)
 	}
-	ch, restart := id.follow(m.sb.Cache())
-	if !restart || ch == nil || ch.UUID != m.chassisUUID {
-		t.Fatalf("follow = %v, %v: want a restart onto %s", ch, restart, m.chassisUUID)
-	}
-	if id.followed(ch) {
+	res := memdb.Commit(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.Create(&sb.Chassis{UUID: "c2", Name: "chassis-2", Hostname: "dpu2"}))...)
+	waitFor(t, "the chassis-2 row", 5*time.Second, func() bool { return late.chassisRow(m.sb.Cache()) != nil })
+	if ch, restart := late.follow(m.sb.Cache()); !restart || ch == nil || ch.UUID != res[0].UUID.GoUUID {
+		t.Fatalf("follow = %v, %v: want a restart onto %s", ch, restart, res[0].UUID.GoUUID)
+	} else if late.followed(ch) {
 		t.Error("the old monitor counted as following the row")
 	}
-	second := mon()
-	if got := pbConditions(t, second); !slices.Equal(got, []string{
+	if got := pbConditions(t, (&Engine{id: late}).sbMonitor(m.sb)); !slices.Equal(got, []string{
+		"requested_chassis == " + res[0].UUID.GoUUID, "options includes requested-chassis=chassis-2", "options includes requested-chassis=dpu2"}) {
+		t.Errorf("conditions once the chassis row is seen: %v", got)
+	}
+
+	// The row exists: the first monitor follows it, with no restart.
+	id := newIdentity("chassis-1", "", "")
+	e := &Engine{id: id}
+	if got := pbConditions(t, e.sbMonitor(m.sb)); !slices.Equal(got, []string{
 		"requested_chassis == " + m.chassisUUID, "options includes requested-chassis=chassis-1", "options includes requested-chassis=dpu1"}) {
-		t.Errorf("conditions once the chassis is known: %v", got)
+		t.Errorf("conditions when the chassis row exists at connect: %v", got)
 	}
 	if ch, restart := id.follow(m.sb.Cache()); restart || !id.followed(ch) {
-		t.Errorf("after the restart: follow restart=%v followed=%v", restart, id.followed(ch))
+		t.Errorf("first monitor: follow restart=%v followed=%v", restart, id.followed(ch))
 	}
 
 	// ovn-controller replaces its row (an upgrade): a new UUID.
 	memdb.Commit(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.Where(&sb.Chassis{UUID: m.chassisUUID}).Delete())...)
-	res := memdb.Commit(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.Create(&sb.Chassis{UUID: "ch2", Name: "chassis-1", Hostname: "dpu1"}))...)
+	res = memdb.Commit(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.Create(&sb.Chassis{UUID: "ch2", Name: "chassis-1", Hostname: "dpu1"}))...)
 	waitForRow := func() bool { c := id.chassisRow(m.sb.Cache()); return c != nil && c.UUID == res[0].UUID.GoUUID }
 	waitFor(t, "the new chassis row", 5*time.Second, waitForRow)
 	if _, restart := id.follow(m.sb.Cache()); !restart {
