@@ -48,8 +48,9 @@ type Options struct {
 	DevlinkPorts DevlinkPortsFunc
 	// NoDevlink disables devlink entirely (sysfs only).
 	NoDevlink bool
-	// Subscribe subscribes to link events; nil means
-	// netlink.LinkSubscribeWithOptions. Tests inject fakes.
+	// Subscribe subscribes to link events; nil means the DB's own
+	// subscription, which decodes only links that may matter. Tests
+	// inject fakes.
 	Subscribe SubscribeFunc
 	// ResyncInterval is how often the watcher does a full Rescan, to
 	// catch what has no link event (a host PF MAC change, a tree edited

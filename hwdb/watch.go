@@ -68,7 +68,7 @@ func (db *DB) watch(stop <-chan struct{}, stopped chan<- struct{}) {
 	defer close(stopped)
 	subscribe := db.opts.Subscribe
 	if subscribe == nil {
-		subscribe = netlink.LinkSubscribeWithOptions
+		subscribe = db.subscribeLinks
 	}
 	var resync <-chan time.Time
 	if db.opts.ResyncInterval > 0 {
@@ -201,8 +201,10 @@ func eventOf(u netlink.LinkUpdate) linkEvent {
 // softwareKinds are link kinds that are never switchdev representors. OVS
 // creates one tap (userspace datapath) or internal port per plugged
 // interface, so skipping them spares a sysfs read per plug.
+// Names are the kernel's (IFLA_INFO_KIND), as skipRaw reads them, and
+// netlink's Link.Type() where it differs ("tuntap" for the kernel's "tun").
 var softwareKinds = map[string]bool{
-	"tuntap": true, "openvswitch": true, "bridge": true, "bond": true,
+	"tun": true, "tuntap": true, "openvswitch": true, "bridge": true, "bond": true,
 	"vxlan": true, "geneve": true, "gre": true, "gretap": true, "vlan": true,
 	"macvlan": true, "ipvlan": true, "wireguard": true, "dummy": true,
 	"ifb": true, "vrf": true, "team": true, "ipip": true, "sit": true,
