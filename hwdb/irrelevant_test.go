@@ -41,7 +41,10 @@ func TestIrrelevantLinkEventsOnRealSysfs(t *testing.T) {
 	}
 }
 
-func TestKnownLinkIsNeverIrrelevant(t *testing.T) {
+// withRepresentor is a DB over a simulated tree holding one representor,
+// pf0vf0 at ifindex 7.
+func withRepresentor(t *testing.T) *DB {
+	t.Helper()
 	root := t.TempDir()
 	if err := hwdbtest.AddNetdev(root, hwdbtest.Netdev{Name: "pf0vf0", PhysPortName: "pf0vf0", SwitchID: "aabbccdd", Ifindex: 7, PCI: "0000:03:00.0"}); err != nil {
 		t.Fatal(err)
@@ -50,6 +53,11 @@ func TestKnownLinkIsNeverIrrelevant(t *testing.T) {
 	if err := db.Rescan(); err != nil {
 		t.Fatal(err)
 	}
+	return db
+}
+
+func TestKnownLinkIsNeverIrrelevant(t *testing.T) {
+	db := withRepresentor(t)
 	p, ok := db.ByIfindex(7)
 	if !ok {
 		t.Fatal("representor not indexed")

@@ -9,8 +9,6 @@ import (
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
-
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/hwdb/hwdbtest"
 )
 
 // rawLink is an RTM_NEWLINK payload: an ifinfomsg, the name and, if kind
@@ -29,14 +27,7 @@ func rawLink(index int, name, kind string) []byte {
 }
 
 func TestSkipRawAgreesWithIrrelevant(t *testing.T) {
-	root := t.TempDir()
-	if err := hwdbtest.AddNetdev(root, hwdbtest.Netdev{Name: "pf0vf0", PhysPortName: "pf0vf0", SwitchID: "aabbccdd", Ifindex: 7, PCI: "0000:03:00.0"}); err != nil {
-		t.Fatal(err)
-	}
-	simulated := New(Options{SysfsRoot: root, NoDevlink: true, ResyncInterval: -1})
-	if err := simulated.Rescan(); err != nil {
-		t.Fatal(err)
-	}
+	simulated := withRepresentor(t)
 	real := New(Options{SysfsRoot: "/sys", NoDevlink: true, ResyncInterval: -1})
 	for _, tc := range []struct {
 		what  string
