@@ -22,8 +22,6 @@ type expectation struct {
 	// seen: the handler saw the written interface, so a later difference
 	// is someone else's change, not our echo still on its way.
 	seen bool
-	// committed: the reply is in.
-	committed bool
 	// deferred: a pass skipped the key while waiting, so some event other
 	// than the echo may be behind it and the echo is not dropped.
 	deferred bool
@@ -71,6 +69,8 @@ func (p *pendingWrites) expect(a plan.Action, v ovsView, deadline time.Time) {
 }
 
 // committed records the reply: created is the plugged interface's UUID.
+// The worker, which alone reads an expectation's outcome, is the one
+// that waits for the reply, so it never sees one without it.
 func (p *pendingWrites) committed(key, created string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -78,7 +78,6 @@ func (p *pendingWrites) committed(key, created string) {
 	if x == nil {
 		return
 	}
-	x.committed = true
 	if x.after != nil && x.after.UUID == "" {
 		if created == "" {
 			delete(p.byKey, key) // nothing to recognise it by
@@ -108,7 +107,7 @@ func (p *pendingWrites) sawIface(row *vswitch.Interface) {
 		return
 	}
 	w := x.after
-	if (w.UUID == "" || w.UUID == row.UUID) && sameContent(row, w) {
+	if (w.UUID == "" || w.UUID == row.UUID) && asWritten(row.Name, row.Type, row.Options, row.ExternalIDs, row.MTURequest, w) {
 		x.seen = true
 	}
 }
@@ -123,7 +122,7 @@ func (p *pendingWrites) ready(key string, v ovsView, now time.Time) (ok bool, wa
 	if x == nil {
 		return true, 0
 	}
-	if x.committed && (x.seen || (x.after == nil && portsGone(v, x.removed)) || !now.Before(x.deadline)) {
+	if x.seen || (x.after == nil && portsGone(v, x.removed)) || !now.Before(x.deadline) {
 		delete(p.byKey, key)
 		return true, 0
 	}
@@ -142,7 +141,7 @@ func (p *pendingWrites) echoOnly(key string, v ovsView) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	x := p.byKey[key]
-	if x == nil || x.deferred || !x.committed || !portsGone(v, x.removed) {
+	if x == nil || x.deferred || !portsGone(v, x.removed) {
 		return false
 	}
 	ifaces := v.IfacesWithID(key)
@@ -151,7 +150,7 @@ func (p *pendingWrites) echoOnly(key string, v ovsView) bool {
 		exact = len(ifaces) == 0
 	} else if len(ifaces) == 1 {
 		it, w := ifaces[0], x.after
-		exact = it.UUID == w.UUID && sameContentIface(it, w) && it.Error == "" &&
+		exact = it.UUID == w.UUID && asWritten(it.Name, it.Type, it.Options, it.ExternalIDs, it.MTURequest, w) && it.Error == "" &&
 			it.PortUUID != "" && it.BridgeUUID == w.BridgeUUID
 	}
 	if exact {
@@ -167,14 +166,6 @@ func portsGone(v ovsView, ports []string) bool {
 		}
 	}
 	return true
-}
-
-func sameContent(row *vswitch.Interface, w *plan.Iface) bool {
-	return asWritten(row.Name, row.Type, row.Options, row.ExternalIDs, row.MTURequest, w)
-}
-
-func sameContentIface(it plan.Iface, w *plan.Iface) bool {
-	return asWritten(it.Name, it.Type, it.Options, it.ExternalIDs, it.MTURequest, w)
 }
 
 // asWritten compares an interface with how our write left it. Other
