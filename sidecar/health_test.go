@@ -73,6 +73,11 @@ func TestReadyzAndChassisLogs(t *testing.T) {
 		t.Errorf("the log says %d times 'no chassis name' although system-id is set", n)
 	}
 
+	// A pass has seen the row before it goes: ready does not wait for one.
+	seen := e.passes.Load()
+	e.q.AddAll()
+	waitFor(t, "a pass with the Chassis row", 5*time.Second, func() bool { return e.passes.Load() > seen })
+
 	// The Chassis row goes away (ovn-controller exits) and comes back.
 	memdb.Commit(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.WhereCache(func(c *sb.Chassis) bool { return true }).Delete())...)
 	t.Cleanup(func() {
