@@ -1,0 +1,5 @@
+// Package docs holds the user documentation (README.md at the top of the
+// repository and the pages in this directory, shipped under
+// /usr/share/doc/ovn-vif-sidecar/). It has no code; its test checks that
+// every relative link in those pages resolves.
+package docs
