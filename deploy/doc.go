@@ -17,8 +17,9 @@
 // that alerts and dashboard use only metrics the daemon exports; and that
 // the .deb built by make deb holds a working binary, the unit and the
 // defaults file.
-// They also hold docs/operations.md to the code: its flag table, the
-// subcommand flags, every engine metric and every port state.
+// They also hold the operator pages to the code: the flag table and
+// subcommand flags in docs/configure.md, every engine metric and alert in
+// docs/monitor.md, every port state in docs/troubleshoot.md.
 //
 // The tests build ./cmd/ovn-vif-sidecar once (TestMain), so they need the
 // go command and fail when the daemon does not compile.

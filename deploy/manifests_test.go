@@ -1444,21 +1444,29 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // ---------------------------------------------------------------------------
-// docs/operations.md stays accurate to the code it documents.
+// The operator pages stay accurate to the code they document: flags and
+// subcommands in configure.md, metrics in monitor.md, port states in
+// troubleshoot.md.
 
 const (
-	operationsDoc = "../docs/operations.md"
-	metricsSource = "../sidecar/metrics.go"
-	statesSource  = "../sidecar/plan/plan.go"
+	configureDoc    = "../docs/configure.md"
+	monitorDoc      = "../docs/monitor.md"
+	troubleshootDoc = "../docs/troubleshoot.md"
+	metricsSource   = "../sidecar/metrics.go"
+	statesSource    = "../sidecar/plan/plan.go"
 )
 
-func TestOperationsDoc(t *testing.T) {
-	data, err := os.ReadFile(operationsDoc)
+func readDoc(t *testing.T, path string) (doc string, lines []string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := string(data)
-	lines := strings.Split(doc, "\n")
+	return string(data), strings.Split(string(data), "\n")
+}
+
+func TestOperatorDocs(t *testing.T) {
+	_, lines := readDoc(t, configureDoc)
 
 	// The daemon flags table lists exactly the daemon's own flags.
 	flags := daemonFlags(t)
@@ -1470,27 +1478,29 @@ func TestOperationsDoc(t *testing.T) {
 		}
 	}
 	if len(documented) == 0 {
-		t.Fatalf("%s has no flag table rows (| `--flag` | …)", operationsDoc)
+		t.Fatalf("%s has no flag table rows (| `--flag` | …)", configureDoc)
 	}
 	for n := range documented {
 		if _, ok := flags[n]; !ok {
-			t.Errorf("%s documents --%s, which the daemon does not have", operationsDoc, n)
+			t.Errorf("%s documents --%s, which the daemon does not have", configureDoc, n)
 		}
 	}
 	for n := range flags {
 		if !isKlogFlag(n) && !documented[n] {
-			t.Errorf("%s does not document daemon flag --%s", operationsDoc, n)
+			t.Errorf("%s does not document daemon flag --%s", configureDoc, n)
 		}
 	}
 
 	// Subcommand rows (| `ovn-vif-sidecar SUB ...` |) name only flags
 	// that SUB accepts.
 	subRow := regexp.MustCompile("^\\| `ovn-vif-sidecar (status|hw)\\b")
+	subRows := 0
 	for _, l := range lines {
 		m := subRow.FindStringSubmatch(l)
 		if m == nil {
 			continue
 		}
+		subRows++
 		out, _ := runDaemon(t, m[1], "--help")
 		sub := parseFlagHelp(out)
 		if len(sub) == 0 {
@@ -1499,12 +1509,16 @@ func TestOperationsDoc(t *testing.T) {
 		}
 		for _, f := range flagToken.FindAllStringSubmatch(l, -1) {
 			if _, ok := sub[f[1]]; !ok && f[1] != "help" {
-				t.Errorf("%s: `ovn-vif-sidecar %s` has no flag --%s", operationsDoc, m[1], f[1])
+				t.Errorf("%s: `ovn-vif-sidecar %s` has no flag --%s", configureDoc, m[1], f[1])
 			}
 		}
 	}
+	if subRows < 2 {
+		t.Errorf("%s has %d subcommand rows (| `ovn-vif-sidecar status …` |), want status and hw", configureDoc, subRows)
+	}
 
 	// Every metric the engine defines is documented under its full name.
+	doc, _ := readDoc(t, monitorDoc)
 	src, err := os.ReadFile(metricsSource)
 	if err != nil {
 		t.Fatal(err)
@@ -1516,11 +1530,12 @@ func TestOperationsDoc(t *testing.T) {
 	for _, n := range names {
 		full := "ovn_vif_sidecar_" + n[1]
 		if !strings.Contains(doc, "`"+full+"`") {
-			t.Errorf("%s does not document metric %s", operationsDoc, full)
+			t.Errorf("%s does not document metric %s", monitorDoc, full)
 		}
 	}
 
 	// Every port state has its own troubleshooting section.
+	_, lines = readDoc(t, troubleshootDoc)
 	src, err = os.ReadFile(statesSource)
 	if err != nil {
 		t.Fatal(err)
@@ -1531,7 +1546,7 @@ func TestOperationsDoc(t *testing.T) {
 	}
 	for _, s := range states {
 		if !slices.Contains(lines, "### `"+s[1]+"`") {
-			t.Errorf("%s has no troubleshooting section \"### `%s`\"", operationsDoc, s[1])
+			t.Errorf("%s has no troubleshooting section \"### `%s`\"", troubleshootDoc, s[1])
 		}
 	}
 }

@@ -131,14 +131,14 @@ func TestAlertRules(t *testing.T) {
 	if n < 5 {
 		t.Errorf("%s has %d rules", alertsFile, n)
 	}
-	// The operations guide shows the same alerts.
-	doc, err := os.ReadFile(operationsDoc)
+	// The monitoring page shows the same alerts.
+	doc, err := os.ReadFile(monitorDoc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for a := range names {
 		if !strings.Contains(string(doc), a) {
-			t.Errorf("%s does not mention alert %s from %s", operationsDoc, a, alertsFile)
+			t.Errorf("%s does not mention alert %s from %s", monitorDoc, a, alertsFile)
 		}
 	}
 }
