@@ -70,5 +70,21 @@ The systemd unit; it is not enabled on installation.
 .SH SEE ALSO
 .BR ovn-controller (8),
 .BR ovs-vsctl (8),
-.I /usr/share/doc/ovn-vif-sidecar/
+.BR ovn-sbctl (8),
+.BR devlink (8).
+.PP
+The documentation is installed under
+.IR /usr/share/doc/ovn-vif-sidecar/ ,
+laid out as in the source tree so that its relative links work:
+.TP
+.I /usr/share/doc/ovn-vif-sidecar/README.md
+What the sidecar does, and where each document is.
 EOF2
+# One entry per page the package ships, titled by its first heading.
+docs=$(dirname "$0")/../../docs
+for page in "$docs"/*.md; do
+	title=$(sed -n 's/^# //p' "$page" | head -n 1 | tr -d '`')
+	echo ".TP"
+	printf '.I /usr/share/doc/ovn-vif-sidecar/docs/%s\n' "$(basename "$page")"
+	printf '%s\n' "${title:-$(basename "$page" .md)}" | esc
+done
