@@ -39,7 +39,7 @@ deps:
 	$(GO) mod download
 
 # Static, as the package and the image ship it, so that the tests and
-# the benchmarks run that binary (a cgo build also maps libc: 1.3 MiB RSS).
+# the benchmarks run that binary (a cgo build also maps libc).
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/ovn-vif-sidecar
 
@@ -106,7 +106,7 @@ bench: deps build
 # Fault soak, not in CI: 100 SB member restarts and 20 leader kills of a
 # 3-member SB cluster while ports churn. Reports wrongful unplugs (must be
 # 0; exits 1 otherwise) and transactions per port; takes about 20 minutes
-# on 2 cores. docs/operations.md has the figures of a full run.
+# on 2 cores. docs/performance.md has the figures of a full run.
 # `go run ./cmd/soak -help` lists the knobs.
 SOAK_ARGS ?=
 soak: deps build

@@ -17,7 +17,7 @@ import (
 )
 
 // The operator-facing surface: /healthz, /readyz, /ports, the status
-// subcommand and /metrics (docs/operations.md). The helpers here, prefixed
+// subcommand and /metrics (docs/monitor.md). The helpers here, prefixed
 // "op", are shared with ssl_test.go and cluster_test.go.
 
 // opGet returns the status code and body of GET url.

@@ -12,8 +12,8 @@ import (
 // subscribeLinks is the watcher's default SubscribeFunc. netlink's own
 // LinkSubscribe turns every message into a Link (every attribute, the
 // statistics) before the watcher can look at it; with ovs-vswitchd making
-// a tap per plugged port, that was 15 % of the sidecar's CPU in a bulk
-// plug of 1000 ports, spent on links the index never holds. This reads
+// a tap per plugged port, a bulk plug spent a large share of the
+// sidecar's CPU on links the index never holds. This reads
 // the raw messages and decodes only those that may matter, with the same
 // contract: ch is closed when the socket fails or done is closed.
 func (db *DB) subscribeLinks(ch chan<- netlink.LinkUpdate, done <-chan struct{}, opts netlink.LinkSubscribeOptions) error {

@@ -9,7 +9,7 @@
 // unplug, a missed convergence or a sidecar that did not stay up.
 //
 // Not part of CI: it takes several minutes. `make soak` runs it; the
-// figures of a full run are in docs/operations.md. Needs root, the Debian
+// figures of a full run are in docs/performance.md. Needs root, the Debian
 // OVS/OVN packages and the sidecar binary.
 //
 // Usage: go run ./cmd/soak [flags]

@@ -21,7 +21,7 @@ import (
 
 // The workloads that need 1000 plugged ports and a restart share that
 // state, because on 2 cores plugging and unplugging 1000 internal ports
-// costs ovs-vswitchd ~20 s of tap device removal each time:
+// keeps ovs-vswitchd busy removing tap devices for many seconds each time:
 //
 //   - A's restart and gated-unplug runs use a third stack like A, set up
 //     first; after its last restart it sits idle while everything else
@@ -274,7 +274,7 @@ func (r *Runner) StartA() {
 		g := r.startGate(sd, ns)
 		r.gateA = g
 		// Say when it happens: ovs-vswitchd then removes the ports'
-		// tap devices, which holds the kernel's rtnl lock for ~20 s.
+		// tap devices, which holds the kernel's rtnl lock for many seconds.
 		go func() {
 			if at, ok := g.ea.Wait(r.Cfg.GateCap); ok {
 				r.Logf("A' gated unplug done after %v", at.Sub(g.t0).Round(time.Millisecond))
