@@ -449,7 +449,7 @@ func loadTLS(key, cert, ca string) (*tls.Config, error) {
 }
 
 // tuneGC keeps Go's default GOGC (100): a higher GOGC buys churn CPU
-// with twice the memory, and allocating less is the better lever.
+// with memory, and allocating less is the better lever.
 // Collections tighten near 256 MiB as a backstop. GOGC and GOMEMLIMIT in
 // the environment still win.
 func tuneGC() {
