@@ -60,6 +60,13 @@ file that cannot be read yet); systemd restarts the service.
 A configuration error: unknown command or stray argument, unknown
 provider, incomplete TLS flags, malformed address or remote, ssl: remote
 without TLS flags. The unit sets RestartPreventExitStatus=2.
+.PP
+.B ovn-vif-sidecar status
+exits like
+.BR "systemctl is-active" :
+0 when the daemon is ready, 3 when it answers but is not ready (the Ready
+line says why), 1 when it cannot be reached or gives a bad answer, and 2 for
+a usage error.
 .SH FILES
 .TP
 .I /etc/default/ovn-vif-sidecar

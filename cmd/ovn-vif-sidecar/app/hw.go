@@ -5,7 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
+	"io"
 	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/client"
@@ -29,32 +29,33 @@ type hwRow struct {
 // runHW answers "what can I plug here?": every switchdev port the hardware
 // database finds, from the same sources the daemon uses, and which logical
 // port holds each in OVS.
-func runHW(args []string) int {
+func runHW(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ovn-vif-sidecar hw", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() {} // --help prints to stdout below; errors get one line
 	sysfsRoot := fs.String("sysfs-root", "/sys", "where sysfs is mounted")
 	ovsDB := fs.String("ovs-db", "unix:/var/run/openvswitch/db.sock", "local OVS database, to show which logical port holds each representor; empty skips it")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stdout)
-			fmt.Println("Usage: ovn-vif-sidecar hw [flags]")
+			fs.SetOutput(stdout)
+			fmt.Fprintln(stdout, "Usage: ovn-vif-sidecar hw [flags]")
 			fs.PrintDefaults()
 			return exitOK
 		}
-		return exitConfig
+		return usageError(stderr, "hw: %s", flagParseError(fs, err))
 	}
 	if fs.NArg() > 0 {
-		return usageError(os.Stderr, "hw: stray argument %q", fs.Arg(0))
+		return usageError(stderr, "hw: stray argument %q", fs.Arg(0))
 	}
 	db := hwdb.New(hwdb.Options{SysfsRoot: *sysfsRoot, ResyncInterval: -1})
 	if err := db.Rescan(); err != nil {
-		fmt.Fprintf(os.Stderr, "reading switchdev ports under %s: %v\n", *sysfsRoot, err)
-		return 1
+		fmt.Fprintf(stderr, "ovn-vif-sidecar hw: reading switchdev ports under %s: %v\n", *sysfsRoot, err)
+		return exitFail
 	}
 	holders, err := ovsHolders(*ovsDB)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "warning: not showing logical ports: %v\n", err)
+		fmt.Fprintf(stderr, "warning: not showing logical ports: %v\n", err)
 	}
 	rows := []hwRow{}
 	for _, p := range db.List() {
@@ -64,11 +65,15 @@ func runHW(args []string) int {
 		}
 		rows = append(rows, r)
 	}
-	if *asJSON {
-		printJSON(rows)
-		return 0
+	if len(rows) == 0 {
+		// On stderr, so that --json still prints only JSON.
+		fmt.Fprintf(stderr, emptyHWHint, *sysfsRoot)
 	}
-	tw := newTable()
+	if *asJSON {
+		printJSONTo(stdout, rows)
+		return exitOK
+	}
+	tw := newTable(stdout)
 	fmt.Fprintln(tw, "NETDEV\tIFINDEX\tFLAVOUR\tCTRL\tPF\tVF\tSF\tHOST PF MAC\tSWITCH ID\tLOGICAL PORT\tNOTE")
 	for _, r := range rows {
 		vf, sf := "-", "-"
@@ -89,8 +94,17 @@ func runHW(args []string) int {
 			dash(r.HostPFMAC.String()), dash(r.SwitchID), dash(r.LogicalPort), note)
 	}
 	_ = tw.Flush()
-	return 0
+	return exitOK
 }
+
+// emptyHWHint explains an empty table: representors exist only while
+// the NIC's eswitch is in switchdev mode (most NICs boot in legacy mode).
+const emptyHWHint = `No switchdev ports found under %s: no NIC has its eswitch in switchdev mode,
+so there are no representors to plug. Check each PF's mode with
+  devlink dev eswitch show
+and switch it (this recreates the PF's VFs and SFs) with
+  devlink dev eswitch set pci/<PCI address> mode switchdev
+`
 
 type holder struct {
 	vswitch.Interface
