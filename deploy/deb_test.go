@@ -146,4 +146,24 @@ func TestDebPackage(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "usr/share/doc/ovn-vif-sidecar/copyright")); err != nil {
 		t.Error(err)
 	}
+	for _, script := range []string{"postinst", "prerm", "postrm"} {
+		if out, err := exec.Command("sh", "-c", "dpkg-deb --ctrl-tarfile \"$1\" | tar -tvf - ./"+script, "sh", deb).Output(); err != nil || !strings.HasPrefix(string(out), "-rwxr-xr-x") {
+			t.Errorf("control member %s: %q (%v), want an executable script", script, out, err)
+		}
+	}
+
+	// lintian stays clean (its overrides file says why for what it flags).
+	if _, err := exec.LookPath("lintian"); err != nil {
+		t.Fatalf("lintian is needed to check the package (make deps installs it): %v", err)
+	}
+	lout, err := exec.CommandContext(ctx, "lintian", "--fail-on", "error,warning", deb).CombinedOutput()
+	var tags []string
+	for _, l := range strings.Split(string(lout), "\n") {
+		if l != "" && !strings.Contains(l, "running with root privileges") {
+			tags = append(tags, l)
+		}
+	}
+	if err != nil || len(tags) > 0 {
+		t.Errorf("lintian %s: %v\n%s", filepath.Base(deb), err, strings.Join(tags, "\n"))
+	}
 }

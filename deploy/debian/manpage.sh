@@ -73,7 +73,9 @@ a usage error.
 OPTIONS for the service.
 .TP
 .I /lib/systemd/system/ovn-vif-sidecar.service
-The systemd unit; it is not enabled on installation.
+The systemd unit; the package enables it but does not start it on
+installation (\fBsystemctl start ovn-vif-sidecar\fR after configuring), restarts
+it on upgrade if it runs, and stops it on removal.
 .SH SEE ALSO
 .BR ovn-controller (8),
 .BR ovs-vsctl (8),
