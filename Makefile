@@ -40,7 +40,6 @@ DEPS_PKGS := openvswitch-switch ovn-central ovn-host iproute2 iputils-ping dpkg 
 
 all: build
 
-
 # Installs the Debian packages only if one of their commands is missing.
 # policy-rc.d keeps apt from starting the system's own ovsdb-server,
 # ovs-vswitchd, ovn-northd and ovn-controller; the stacks never use them
