@@ -6,11 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vishvananda/netlink"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/hwdb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
@@ -66,8 +68,13 @@ func runHW(args []string, stdout, stderr io.Writer) int {
 		rows = append(rows, r)
 	}
 	if len(rows) == 0 {
-		// On stderr, so that --json still prints only JSON.
-		fmt.Fprintf(stderr, emptyHWHint, *sysfsRoot)
+		// On stderr, so that --json still prints only JSON. The host's
+		// devlink says which devices to switch, unless sysfs is a copy.
+		var devs []*netlink.DevlinkDevice
+		if *sysfsRoot == "/sys" {
+			devs, _ = listDevlinkDevices()
+		}
+		fmt.Fprint(stderr, emptyHWHint(*sysfsRoot, devs))
 	}
 	if *asJSON {
 		printJSONTo(stdout, rows)
@@ -97,14 +104,34 @@ func runHW(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// emptyHWHint explains an empty table: representors exist only while
-// the NIC's eswitch is in switchdev mode (most NICs boot in legacy mode).
-const emptyHWHint = `No switchdev ports found under %s: no NIC has its eswitch in switchdev mode,
-so there are no representors to plug. Check each PF's mode with
-  devlink dev eswitch show
-and switch it (this recreates the PF's VFs and SFs) with
-  devlink dev eswitch set pci/<PCI address> mode switchdev
-`
+// listDevlinkDevices is the host's devlink devices with their eswitch
+// mode; a variable so that tests can stand in for hardware.
+var listDevlinkDevices = netlink.DevLinkGetDeviceList
+
+// emptyHWHint explains an empty table: representors exist only while a
+// NIC's eswitch is in switchdev mode (most NICs boot in legacy mode).
+// devs, when known, turn the advice into the exact commands.
+func emptyHWHint(sysfsRoot string, devs []*netlink.DevlinkDevice) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "No switchdev ports found under %s: no NIC has its eswitch in switchdev mode, so there\n", sysfsRoot)
+	b.WriteString("are no representors to plug.")
+	var legacy []string
+	for _, d := range devs {
+		if d.Attrs.Eswitch.Mode == "legacy" {
+			legacy = append(legacy, d.BusName+"/"+d.DeviceName)
+		}
+	}
+	if len(legacy) == 0 {
+		b.WriteString(" Check each PF's mode with\n  devlink dev eswitch show\n" +
+			"and switch it (this recreates the PF's VFs and SFs) with\n  devlink dev eswitch set pci/<PCI address> mode switchdev\n")
+		return b.String()
+	}
+	b.WriteString(" These eswitches are in legacy mode; switching one recreates its VFs and SFs:\n")
+	for _, dev := range legacy {
+		fmt.Fprintf(&b, "  devlink dev eswitch set %s mode switchdev\n", dev)
+	}
+	return b.String()
+}
 
 type holder struct {
 	vswitch.Interface

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
@@ -206,5 +208,28 @@ func TestHWEmptyTableHint(t *testing.T) {
 		if !asJSON && !strings.Contains(stdout.String(), "NETDEV") {
 			t.Errorf("hw printed no table header: %q", stdout.String())
 		}
+	}
+}
+
+// With devlink's answer, the hint names each legacy eswitch's command.
+func TestHWEmptyHintNamesLegacyEswitches(t *testing.T) {
+	dev := func(name, mode string) *netlink.DevlinkDevice {
+		return &netlink.DevlinkDevice{BusName: "pci", DeviceName: name, Attrs: netlink.DevlinkDevAttrs{Eswitch: netlink.DevlinkDevEswitchAttr{Mode: mode}}}
+	}
+	got := emptyHWHint("/sys", []*netlink.DevlinkDevice{dev("0000:03:00.0", "legacy"), dev("0000:03:00.1", "switchdev"), dev("0000:04:00.0", "legacy")})
+	for _, want := range []string{
+		"No switchdev ports found under /sys",
+		"  devlink dev eswitch set pci/0000:03:00.0 mode switchdev\n",
+		"  devlink dev eswitch set pci/0000:04:00.0 mode switchdev\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("hint lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "0000:03:00.1") || strings.Contains(got, "<PCI address>") {
+		t.Errorf("hint names a switchdev device or the placeholder:\n%s", got)
+	}
+	if generic := emptyHWHint("/sys", nil); !strings.Contains(generic, "devlink dev eswitch set pci/<PCI address> mode switchdev") {
+		t.Errorf("without devlink devices the hint lacks the generic command:\n%s", generic)
 	}
 }
