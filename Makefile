@@ -2,6 +2,25 @@
 # starts a throwaway OVS/OVN stack to play with. Both need root on Debian 12.
 
 GO        ?= go
+# The go.mod's go line; README.md's "Go toolchain" says how to get it.
+GO_MIN    := 1.26
+# Checked when the makefile is read, so that a missing or old go is one
+# line ("Makefile:N: *** ...  Stop.") rather than "go: No such file or
+# directory" or a compile error deep in a newer standard library. Goals
+# that run no Go skip it.
+ifneq ($(filter-out clean version alerts,$(or $(MAKECMDGOALS),all)),)
+GO_PROBLEM := $(shell v=$$($(GO) version 2>/dev/null | head -n1); \
+	set -- $$(printf '%s\n' "$$v" | sed -n 's/^go version go\([0-9][0-9]*\)\.\([0-9][0-9]*\).*/\1 \2/p') $(subst ., ,$(GO_MIN)); \
+	if [ -z "$$v" ]; then \
+		echo "Go $(GO_MIN) or later is needed to build, but '$(GO)' was not found; see \"Go toolchain\" in README.md (Debian 12 ships Go 1.19)"; \
+	elif ! printf '%s\n' "$$v" | grep -q '^go version devel ' && \
+		{ [ -z "$$4" ] || [ $$1 -lt $$3 ] || { [ $$1 -eq $$3 ] && [ $$2 -lt $$4 ]; }; }; then \
+		echo "Go $(GO_MIN) or later is needed to build, but '$(GO)' is \"$$v\"; see \"Go toolchain\" in README.md (Debian 12 ships Go 1.19)"; \
+	fi)
+ifneq ($(GO_PROBLEM),)
+$(error $(GO_PROBLEM))
+endif
+endif
 BIN       := bin/ovn-vif-sidecar
 # The version is git's (a tag, or the abbreviated commit without one); a
 # source tree without git history says so instead of pretending.
@@ -11,10 +30,13 @@ LDFLAGS   := -X main.version=$(VERSION) -X main.revision=$(REVISION)
 E2E_TIMEOUT ?= 10m
 # Daemons and tools the e2e tests and the sandbox run.
 DEPS_CMDS := ip ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl ovs-appctl \
-             ovn-northd ovn-controller ovn-nbctl ovn-sbctl ping dpkg-deb
-DEPS_PKGS := openvswitch-switch ovn-central ovn-host iproute2 iputils-ping dpkg
+             ovn-northd ovn-controller ovn-nbctl ovn-sbctl ping dpkg-deb promtool \
+             lintian
+# prometheus ships promtool (make test runs the alert rules' unit tests).
+DEPS_PKGS := openvswitch-switch ovn-central ovn-host iproute2 iputils-ping dpkg \
+             prometheus lintian
 
-.PHONY: all deps build deb version generate test unit e2e lint sandbox bench soak fleet clean
+.PHONY: all deps build deb version generate test unit alerts e2e lint sandbox bench soak fleet clean
 
 all: build
 
@@ -69,9 +91,17 @@ test: deps build
 # it); its tests and build keep it in step with the provider API.
 EXAMPLE := examples/vhostuser
 
-unit:
+unit: alerts
 	$(GO) test -race $$($(GO) list ./... | grep -v '/e2e$$')
 	cd $(EXAMPLE) && $(GO) test -race ./...
+
+# The alert rules' unit tests, when promtool is installed (make deps
+# installs it); deploy's Go tests check that they cover every rule.
+alerts:
+	@if command -v promtool >/dev/null; then \
+		promtool check rules deploy/prometheus/alerts.yaml && \
+		cd deploy/prometheus && promtool test rules alerts_test.yaml; \
+	else echo "alerts: promtool not installed (make deps installs it); not running deploy/prometheus/alerts_test.yaml"; fi
 
 # bin/ovn-vif-sidecar-vhostuser: the sidecar with the example provider.
 .PHONY: example

@@ -146,4 +146,47 @@ func TestDebPackage(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "usr/share/doc/ovn-vif-sidecar/copyright")); err != nil {
 		t.Error(err)
 	}
+	// Every page is shipped, and SEE ALSO names each by its installed path.
+	_, seeAlso, _ := strings.Cut(string(man), ".SH SEE ALSO")
+	named := 0
+	for _, l := range strings.Split(seeAlso, "\n") {
+		if p, ok := strings.CutPrefix(l, ".I /usr/share/doc/"); ok {
+			named++
+			if _, err := os.Stat(filepath.Join(root, "usr/share/doc", p)); err != nil {
+				t.Errorf("man page SEE ALSO names /usr/share/doc/%s, which the package does not hold", p)
+			}
+		}
+	}
+	pages, _ := filepath.Glob("../docs/*.md")
+	if named != len(pages)+1 {
+		t.Errorf("man page SEE ALSO names %d documents, want README.md and %d pages", named, len(pages))
+	}
+	for _, p := range pages {
+		at := filepath.Join(root, "usr/share/doc/ovn-vif-sidecar/docs", filepath.Base(p))
+		if _, err := os.Stat(at); err != nil {
+			if _, errgz := os.Stat(at + ".gz"); errgz != nil {
+				t.Errorf("the package lacks %s (or .gz)", strings.TrimPrefix(at, root))
+			}
+		}
+	}
+	for _, script := range []string{"postinst", "prerm", "postrm"} {
+		if out, err := exec.Command("sh", "-c", "dpkg-deb --ctrl-tarfile \"$1\" | tar -tvf - ./"+script, "sh", deb).Output(); err != nil || !strings.HasPrefix(string(out), "-rwxr-xr-x") {
+			t.Errorf("control member %s: %q (%v), want an executable script", script, out, err)
+		}
+	}
+
+	// lintian stays clean (its overrides file says why for what it flags).
+	if _, err := exec.LookPath("lintian"); err != nil {
+		t.Fatalf("lintian is needed to check the package (make deps installs it): %v", err)
+	}
+	lout, err := exec.CommandContext(ctx, "lintian", "--fail-on", "error,warning", deb).CombinedOutput()
+	var tags []string
+	for _, l := range strings.Split(string(lout), "\n") {
+		if l != "" && !strings.Contains(l, "running with root privileges") {
+			tags = append(tags, l)
+		}
+	}
+	if err != nil || len(tags) > 0 {
+		t.Errorf("lintian %s: %v\n%s", filepath.Base(deb), err, strings.Join(tags, "\n"))
+	}
 }

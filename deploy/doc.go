@@ -14,9 +14,13 @@
 // kustomization that lists exactly the manifests that exist, unit
 // ordering after Open vSwitch and OVN, a static multi-stage image build,
 // and that every flag the artefacts pass exists in the daemon's --help;
-// that alerts and dashboard use only metrics the daemon exports; and that
-// the .deb built by make deb holds a working binary, the unit and the
-// defaults file.
+// that alerts and dashboard use only metrics the daemon exports, that
+// every alert has a description, a runbook section and promtool cases
+// (prometheus/alerts_test.yaml); that the .deb built by make deb holds a
+// working binary, the unit, the defaults file and the docs, and is
+// lintian clean; that its maintainer scripts install, upgrade, remove and
+// purge like dh_installsystemd's in a throwaway dpkg root; and that make
+// names a missing or old Go in one line.
 // They also hold the operator pages to the code: the flag table and
 // subcommand flags in docs/configure.md, every engine metric and alert in
 // docs/monitor.md, every port state in docs/troubleshoot.md.

@@ -141,6 +141,114 @@ func TestAlertRules(t *testing.T) {
 			t.Errorf("%s does not mention alert %s from %s", monitorDoc, a, alertsFile)
 		}
 	}
+	// Every alert says what to check and links its runbook section.
+	anchors := markdownAnchors(t, runbookDoc)
+	for _, g := range rf.Groups {
+		for _, r := range g.Rules {
+			desc, url := r.Annotations["description"], r.Annotations["runbook_url"]
+			if !strings.Contains(desc, "`") {
+				t.Errorf("%s: %s: description %q gives no command to run", alertsFile, r.Alert, desc)
+			}
+			doc, anchor, ok := strings.Cut(url, "#")
+			if !ok || !strings.HasSuffix(doc, "/docs/runbook.md") || !strings.HasPrefix(doc, "https://") {
+				t.Errorf("%s: %s: runbook_url %q is not an anchor into docs/runbook.md", alertsFile, r.Alert, url)
+				continue
+			}
+			if anchor != strings.ToLower(r.Alert) || !anchors[anchor] {
+				t.Errorf("%s: %s: runbook_url anchor #%s is not the heading \"## %s\" in %s", alertsFile, r.Alert, anchor, r.Alert, runbookDoc)
+			}
+			// A count in a text must agree with it: "1 ports" is wrong.
+			for _, text := range []string{r.Annotations["summary"], desc} {
+				if strings.Contains(text, "{{ $value }} ") && strings.Contains(text, "ports") && !strings.Contains(text, "eq $value 1.0") {
+					t.Errorf("%s: %s: %q counts ports without a singular for 1", alertsFile, r.Alert, text)
+				}
+			}
+		}
+	}
+}
+
+const (
+	runbookDoc     = "../docs/runbook.md"
+	alertsTestFile = "prometheus/alerts_test.yaml"
+)
+
+// markdownAnchors returns the GitHub anchors of a Markdown file's headings.
+func markdownAnchors(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	drop := regexp.MustCompile("[^a-z0-9 _-]")
+	for _, line := range strings.Split(string(data), "\n") {
+		if h, ok := strings.CutPrefix(line, "#"); ok {
+			h = strings.TrimSpace(strings.TrimLeft(h, "#"))
+			out[strings.ReplaceAll(drop.ReplaceAllString(strings.ToLower(h), ""), " ", "-")] = true
+		}
+	}
+	return out
+}
+
+// The promtool tests (make test runs promtool test rules) cover every
+// rule: each fires in some case and is expected silent in another.
+func TestAlertUnitTestsCoverEveryRule(t *testing.T) {
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert string `yaml:"alert"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	var tests struct {
+		RuleFiles []string `yaml:"rule_files"`
+		Tests     []struct {
+			AlertRuleTest []struct {
+				Alertname string `yaml:"alertname"`
+				ExpAlerts []struct {
+					ExpAnnotations map[string]string `yaml:"exp_annotations"`
+				} `yaml:"exp_alerts"`
+			} `yaml:"alert_rule_test"`
+		} `yaml:"tests"`
+	}
+	for file, v := range map[string]any{alertsFile: &rules, alertsTestFile: &tests} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal(data, v); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+	}
+	if len(tests.RuleFiles) != 1 || tests.RuleFiles[0] != filepath.Base(alertsFile) {
+		t.Errorf("%s tests %v, want [%s]", alertsTestFile, tests.RuleFiles, filepath.Base(alertsFile))
+	}
+	fires, silent := map[string]bool{}, map[string]bool{}
+	for _, tc := range tests.Tests {
+		for _, a := range tc.AlertRuleTest {
+			if len(a.ExpAlerts) == 0 {
+				silent[a.Alertname] = true
+			}
+			for _, e := range a.ExpAlerts {
+				if e.ExpAnnotations["description"] != "" && e.ExpAnnotations["runbook_url"] != "" {
+					fires[a.Alertname] = true
+				}
+			}
+		}
+	}
+	n := 0
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			n++
+			if !fires[r.Alert] || !silent[r.Alert] {
+				t.Errorf("%s: %s needs a case where it fires (with its annotations) and one where it stays silent; fires %v, silent %v",
+					alertsTestFile, r.Alert, fires[r.Alert], silent[r.Alert])
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatalf("%s has no rules", alertsFile)
+	}
 }
 
 func TestGrafanaDashboard(t *testing.T) {

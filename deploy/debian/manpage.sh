@@ -1,8 +1,19 @@
 #!/bin/sh
 # Prints ovn-vif-sidecar(8) in roff, built from the binary's own --help
-# and its subcommands' --help: manpage.sh BINARY VERSION DATE
+# and its subcommands' --help: manpage.sh BINARY VERSION DATE [ROOT]
+# ROOT is the package tree being built: SEE ALSO then names each document
+# as installed there (README.md.gz where dh_compress-style gzip took it).
 set -eu
-bin=$1 version=$2 date=$3
+bin=$1 version=$2 date=$3 root=${4:-}
+docdir=/usr/share/doc/ovn-vif-sidecar
+# installed PATH: PATH, or PATH.gz when only that is in ROOT.
+installed() {
+	if [ -n "$root" ] && [ ! -e "$root$1" ] && [ -e "$root$1.gz" ]; then
+		echo "$1.gz"
+	else
+		echo "$1"
+	fi
+}
 
 # roff-escape: backslashes, and lines that start with . or '.
 esc() { sed -e 's/\\/\\e/g' -e "s/^\([.']\)/\\\\\&\1/"; }
@@ -60,13 +71,22 @@ file that cannot be read yet); systemd restarts the service.
 A configuration error: unknown command or stray argument, unknown
 provider, incomplete TLS flags, malformed address or remote, ssl: remote
 without TLS flags. The unit sets RestartPreventExitStatus=2.
+.PP
+.B ovn-vif-sidecar status
+exits like
+.BR "systemctl is-active" :
+0 when the daemon is ready, 3 when it answers but is not ready (the Ready
+line says why), 1 when it cannot be reached or gives a bad answer, and 2 for
+a usage error.
 .SH FILES
 .TP
 .I /etc/default/ovn-vif-sidecar
 OPTIONS for the service.
 .TP
 .I /lib/systemd/system/ovn-vif-sidecar.service
-The systemd unit; it is not enabled on installation.
+The systemd unit; the package enables it but does not start it on
+installation (\fBsystemctl start ovn-vif-sidecar\fR after configuring), restarts
+it on upgrade if it runs, and stops it on removal.
 .SH SEE ALSO
 .BR ovn-controller (8),
 .BR ovs-vsctl (8),
@@ -75,16 +95,15 @@ The systemd unit; it is not enabled on installation.
 .PP
 The documentation is installed under
 .IR /usr/share/doc/ovn-vif-sidecar/ ,
-laid out as in the source tree so that its relative links work:
-.TP
-.I /usr/share/doc/ovn-vif-sidecar/README.md
-What the sidecar does, and where each document is.
+laid out as in the source tree (pages over 4 KiB gzipped; read them with
+.BR zless ):
 EOF2
+printf '.TP\n.I %s\nWhat the sidecar does, and where each document is.\n' "$(installed "$docdir/README.md")"
 # One entry per page the package ships, titled by its first heading.
 docs=$(dirname "$0")/../../docs
 for page in "$docs"/*.md; do
 	title=$(sed -n 's/^# //p' "$page" | head -n 1 | tr -d '`')
 	echo ".TP"
-	printf '.I /usr/share/doc/ovn-vif-sidecar/docs/%s\n' "$(basename "$page")"
+	printf '.I %s\n' "$(installed "$docdir/docs/$(basename "$page")")"
 	printf '%s\n' "${title:-$(basename "$page" .md)}" | esc
 done

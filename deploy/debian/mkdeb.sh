@@ -71,10 +71,25 @@ install -m 0644 "$top/deploy/systemd/$pkg.service" "$root/lib/systemd/system/$pk
 install -m 0644 "$top/deploy/systemd/$pkg.default" "$root/etc/default/$pkg"
 install -m 0644 "$here/copyright" "$doc/copyright"
 install -m 0644 "$here/lintian-overrides" "$root/usr/share/lintian/overrides/$pkg"
+# Maintainer scripts: what dh_installsystemd --no-start would generate.
+for script in postinst prerm postrm; do
+	install -m 0755 "$here/$script" "$root/DEBIAN/$script"
+done
 
-# The man page is the binary's own --help, so it cannot drift.
+# The README and every page under docs/ as they are at build time, laid
+# out as in the source tree (the README links docs/*.md), in the form
+# dh_compress leaves them: gzip -9n above 4 KiB (Policy 12.3).
+install -d "$doc/docs"
+install -m 0644 "$top/README.md" "$doc/README.md"
+for page in "$top"/docs/*.md; do
+	install -m 0644 "$page" "$doc/docs/$(basename "$page")"
+done
+find "$doc" -name '*.md' -size +4k -exec gzip -9n {} +
+
+# The man page is the binary's own --help, so it cannot drift; its SEE
+# ALSO names the documents by the names they are installed under.
 date=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%d)
-"$here/manpage.sh" "$hostbin" "$version" "$date" > "$root/man.8"
+"$here/manpage.sh" "$hostbin" "$version" "$date" "$root" > "$root/man.8"
 gzip -9n < "$root/man.8" > "$root/usr/share/man/man8/$pkg.8.gz"
 rm "$root/man.8"
 
@@ -96,5 +111,6 @@ find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 
 mkdir -p "$outdir"
 out=$outdir/${pkg}_${version}_${arch}.deb
-dpkg-deb --root-owner-group -Zxz --build "$root" "$out" >/dev/null
+# DEB_COMPRESSION=none is for tests that install many builds.
+dpkg-deb --root-owner-group -Z"${DEB_COMPRESSION:-xz}" --build "$root" "$out" >/dev/null
 echo "$out"

@@ -79,7 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case "status":
 			return runStatus(args[1:], stdout, stderr)
 		case "hw":
-			return runHW(args[1:])
+			return runHW(args[1:], stdout, stderr)
 		case "version", "--version", "-version":
 			if len(args) > 1 {
 				return usageError(stderr, "version takes no arguments, got %q", args[1])
@@ -90,7 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			if len(args) > 1 {
 				return usageError(stderr, "help takes no arguments, got %q", args[1])
 			}
-			_, usage := daemonFlagSet(&daemonFlags{}, stdout)
+			_, usage := daemonFlagSet(&daemonFlags{})
 			usage(stdout)
 			return exitOK
 		}
@@ -143,7 +143,7 @@ type daemonFlags struct {
 
 // daemonFlagSet returns the daemon's flag set (its own flags and klog's)
 // with a usage that lists the subcommands and keeps klog's flags apart.
-func daemonFlagSet(f *daemonFlags, out io.Writer) (fs *flag.FlagSet, usage func(io.Writer)) {
+func daemonFlagSet(f *daemonFlags) (fs *flag.FlagSet, usage func(io.Writer)) {
 	own := flag.NewFlagSet("ovn-vif-sidecar", flag.ContinueOnError)
 	own.StringVar(&f.ovsDB, "ovs-db", "unix:/var/run/openvswitch/db.sock", "local OVS database remote: unix:PATH or tcp:HOST:PORT")
 	own.StringVar(&f.sbDB, "sb-db", "", "Southbound remote(s), comma-separated: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT (default: Open_vSwitch external_ids:ovn-remote)")
@@ -166,7 +166,8 @@ func daemonFlagSet(f *daemonFlags, out io.Writer) (fs *flag.FlagSet, usage func(
 	klog.InitFlags(klogFlags)
 
 	fs = flag.NewFlagSet("ovn-vif-sidecar", flag.ContinueOnError)
-	fs.SetOutput(out)
+	// Parse errors are printed by the caller, with a "did you mean".
+	fs.SetOutput(io.Discard)
 	own.VisitAll(func(fl *flag.Flag) { fs.Var(fl.Value, fl.Name, fl.Usage) })
 	provFlags.VisitAll(func(fl *flag.Flag) { fs.Var(fl.Value, fl.Name, fl.Usage) })
 	klogFlags.VisitAll(func(fl *flag.Flag) { fs.Var(fl.Value, fl.Name, fl.Usage) })
@@ -194,14 +195,13 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	if err := checkProviderArgs(args); err != nil {
 		return usageError(stderr, "%v", err)
 	}
-	fs, usage := daemonFlagSet(&f, stderr)
+	fs, usage := daemonFlagSet(&f)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			usage(stdout)
 			return exitOK
 		}
-		fmt.Fprint(stderr, subcommandUsage) // after the flag package's error line
-		return exitConfig
+		return usageError(stderr, "%s", flagParseError(fs, err))
 	}
 	if fs.NArg() > 0 {
 		return usageError(stderr, "unknown command or stray argument %q", fs.Arg(0))
@@ -249,11 +249,8 @@ func validateConns(f daemonFlags) error {
 			return fmt.Errorf("--http-addr %q: %v", f.httpAddr, err)
 		}
 	}
-	if err := sidecar.ValidateRemote(f.ovsDB); err != nil {
-		return fmt.Errorf("--ovs-db: %v", err)
-	}
-	if strings.HasPrefix(f.ovsDB, "ssl:") {
-		return fmt.Errorf("--ovs-db %q: ssl: is not supported for the local database; use unix:PATH or tcp:HOST:PORT", f.ovsDB)
+	if err := validateOVSRemote(f.ovsDB); err != nil {
+		return err
 	}
 	if f.sbDB != "" {
 		eps := sidecar.SplitRemotes(f.sbDB)
@@ -403,17 +400,25 @@ func loadTLS(key, cert, ca string) (*tls.Config, error) {
 	if key == "" || cert == "" || ca == "" {
 		return nil, errors.New("--private-key, --certificate and --ca-cert must be given together")
 	}
-	pair, err := tls.LoadX509KeyPair(cert, key)
+	certPEM, err := readPEMFile("certificate", cert, "CERTIFICATE")
 	if err != nil {
-		return nil, fmt.Errorf("loading --certificate/--private-key: %w", err)
+		return nil, err
 	}
-	pem, err := os.ReadFile(ca)
+	keyPEM, err := readPEMFile("private-key", key, "PRIVATE KEY")
 	if err != nil {
-		return nil, fmt.Errorf("--ca-cert: %w", err)
+		return nil, err
+	}
+	caPEM, err := readPEMFile("ca-cert", ca, "CERTIFICATE")
+	if err != nil {
+		return nil, err
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("--certificate %s with --private-key %s: %w", cert, key, err)
 	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("--ca-cert %s: no PEM certificates found", ca)
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("--ca-cert %s: none of its PEM certificates parses", ca)
 	}
 	// Like OVS and ovn-controller, trust the CA but not host names:
 	// ovs-pki certificates name the chassis or switch, not the address.

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vishvananda/netlink"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/hwdb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
@@ -29,32 +31,33 @@ type hwRow struct {
 // runHW answers "what can I plug here?": every switchdev port the hardware
 // database finds, from the same sources the daemon uses, and which logical
 // port holds each in OVS.
-func runHW(args []string) int {
+func runHW(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ovn-vif-sidecar hw", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() {} // --help prints to stdout below; errors get one line
 	sysfsRoot := fs.String("sysfs-root", "/sys", "where sysfs is mounted")
 	ovsDB := fs.String("ovs-db", "unix:/var/run/openvswitch/db.sock", "local OVS database, to show which logical port holds each representor; empty skips it")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stdout)
-			fmt.Println("Usage: ovn-vif-sidecar hw [flags]")
+			fs.SetOutput(stdout)
+			fmt.Fprintln(stdout, "Usage: ovn-vif-sidecar hw [flags]")
 			fs.PrintDefaults()
 			return exitOK
 		}
-		return exitConfig
+		return usageError(stderr, "hw: %s", flagParseError(fs, err))
 	}
 	if fs.NArg() > 0 {
-		return usageError(os.Stderr, "hw: stray argument %q", fs.Arg(0))
+		return usageError(stderr, "hw: stray argument %q", fs.Arg(0))
 	}
 	db := hwdb.New(hwdb.Options{SysfsRoot: *sysfsRoot, ResyncInterval: -1})
 	if err := db.Rescan(); err != nil {
-		fmt.Fprintf(os.Stderr, "reading switchdev ports under %s: %v\n", *sysfsRoot, err)
-		return 1
+		fmt.Fprintf(stderr, "ovn-vif-sidecar hw: reading switchdev ports under %s: %v\n", *sysfsRoot, err)
+		return exitFail
 	}
 	holders, err := ovsHolders(*ovsDB)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "warning: not showing logical ports: %v\n", err)
+		fmt.Fprintf(stderr, "warning: not showing logical ports: %v\n", err)
 	}
 	rows := []hwRow{}
 	for _, p := range db.List() {
@@ -64,11 +67,20 @@ func runHW(args []string) int {
 		}
 		rows = append(rows, r)
 	}
-	if *asJSON {
-		printJSON(rows)
-		return 0
+	if len(rows) == 0 {
+		// On stderr, so that --json still prints only JSON. The host's
+		// devlink says which devices to switch, unless sysfs is a copy.
+		var devs []*netlink.DevlinkDevice
+		if *sysfsRoot == "/sys" {
+			devs, _ = listDevlinkDevices()
+		}
+		fmt.Fprint(stderr, emptyHWHint(*sysfsRoot, devs))
 	}
-	tw := newTable()
+	if *asJSON {
+		printJSONTo(stdout, rows)
+		return exitOK
+	}
+	tw := newTable(stdout)
 	fmt.Fprintln(tw, "NETDEV\tIFINDEX\tFLAVOUR\tCTRL\tPF\tVF\tSF\tHOST PF MAC\tSWITCH ID\tLOGICAL PORT\tNOTE")
 	for _, r := range rows {
 		vf, sf := "-", "-"
@@ -89,7 +101,36 @@ func runHW(args []string) int {
 			dash(r.HostPFMAC.String()), dash(r.SwitchID), dash(r.LogicalPort), note)
 	}
 	_ = tw.Flush()
-	return 0
+	return exitOK
+}
+
+// listDevlinkDevices is the host's devlink devices with their eswitch
+// mode; a variable so that tests can stand in for hardware.
+var listDevlinkDevices = netlink.DevLinkGetDeviceList
+
+// emptyHWHint explains an empty table: representors exist only while a
+// NIC's eswitch is in switchdev mode (most NICs boot in legacy mode).
+// devs, when known, turn the advice into the exact commands.
+func emptyHWHint(sysfsRoot string, devs []*netlink.DevlinkDevice) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "No switchdev ports found under %s: no NIC has its eswitch in switchdev mode, so there\n", sysfsRoot)
+	b.WriteString("are no representors to plug.")
+	var legacy []string
+	for _, d := range devs {
+		if d.Attrs.Eswitch.Mode == "legacy" {
+			legacy = append(legacy, d.BusName+"/"+d.DeviceName)
+		}
+	}
+	if len(legacy) == 0 {
+		b.WriteString(" Check each PF's mode with\n  devlink dev eswitch show\n" +
+			"and switch it (this recreates the PF's VFs and SFs) with\n  devlink dev eswitch set pci/<PCI address> mode switchdev\n")
+		return b.String()
+	}
+	b.WriteString(" These eswitches are in legacy mode; switching one recreates its VFs and SFs:\n")
+	for _, dev := range legacy {
+		fmt.Fprintf(&b, "  devlink dev eswitch set %s mode switchdev\n", dev)
+	}
+	return b.String()
 }
 
 type holder struct {

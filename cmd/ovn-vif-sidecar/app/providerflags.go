@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 
@@ -95,9 +94,9 @@ func checkProviderArgs(args []string) error {
 func (pf *providerFlags) build(enabled []string) (map[string]providers.Provider, error) {
 	fromFile := map[string]map[string]string{}
 	if pf.file != "" {
-		data, err := os.ReadFile(pf.file)
+		data, err := readFlagFile("provider-config", pf.file)
 		if err != nil {
-			return nil, fmt.Errorf("--provider-config: %v", err)
+			return nil, err
 		}
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		if err := dec.Decode(&fromFile); err != nil && !errors.Is(err, io.EOF) {

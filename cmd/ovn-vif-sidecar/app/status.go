@@ -22,7 +22,7 @@ var portStates = []plan.State{plan.StatePlugged, plan.StatePending, plan.StateCo
 // runStatus prints the daemon's health and its per-port status.
 func runStatus(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ovn-vif-sidecar status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() {} // --help prints to stdout below; errors get one line
 	def := defaultHTTPAddr
 	if v, ok := os.LookupEnv(httpAddrEnv); ok && v != "" {
@@ -36,9 +36,10 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 			fs.SetOutput(stdout)
 			fmt.Fprintln(stdout, "Usage: ovn-vif-sidecar status [flags]")
 			fs.PrintDefaults()
+			fmt.Fprint(stdout, statusExitHelp)
 			return exitOK
 		}
-		return exitConfig
+		return usageError(stderr, "status: %s", flagParseError(fs, err))
 	}
 	if fs.NArg() > 0 {
 		return usageError(stderr, "status: stray argument %q", fs.Arg(0))
@@ -58,14 +59,18 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 			shown = append(shown, p)
 		}
 	}
-	if *asJSON {
-		printJSONTo(stdout, shown)
-		return exitOK
-	}
 	var h sidecar.Health
 	if err := getJSON(cl, *addr, "/health", &h); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFail
+	}
+	code := exitOK
+	if !h.Ready {
+		code = exitNotReady
+	}
+	if *asJSON {
+		printJSONTo(stdout, shown)
+		return code
 	}
 	printHealth(stdout, h)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -75,8 +80,20 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 			p.Since.Local().Format(time.DateTime), strings.ReplaceAll(p.Reason, "\n", " "))
 	}
 	_ = tw.Flush()
-	return exitOK
+	return code
 }
+
+// exitNotReady is status's exit code for a daemon that answers but is not
+// ready, as systemctl is-active exits 3 for an inactive unit.
+const exitNotReady = 3
+
+const statusExitHelp = `
+Exit status (like systemctl is-active, for scripts):
+  0  the daemon is ready (Ready: yes)
+  3  the daemon answers but is not ready; the Ready line says why
+  1  the daemon cannot be reached or gave a bad answer
+  2  usage error
+`
 
 func getJSON(cl *http.Client, addr, path string, v any) error {
 	resp, err := cl.Get("http://" + addr + path)
@@ -152,9 +169,7 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-// printJSON writes v to stdout, indented, for scripts (--json).
-func printJSON(v any) { printJSONTo(os.Stdout, v) }
-
+// printJSONTo writes v indented, for scripts (--json).
 func printJSONTo(w io.Writer, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -162,7 +177,7 @@ func printJSONTo(w io.Writer, v any) {
 }
 
 // newTable returns the column writer both subcommands print tables with.
-func newTable() *tabwriter.Writer { return tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0) }
+func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
 
 func dash(s string) string {
 	if s == "" {
