@@ -59,8 +59,6 @@ import (
 	"fmt"
 
 	"k8s.io/klog/v2"
-
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 )
 
 // Op says whether a port is being created (or updated) or removed. It
@@ -83,7 +81,8 @@ func (o Op) String() string {
 }
 
 // PortCtxIn is what the engine tells a provider about one logical port.
-// Providers must treat it as read-only; the maps are the engine's copies.
+// It holds plain values, copied for each call: a provider may keep it,
+// but must not modify it (the kit checks).
 type PortCtxIn struct {
 	Op Op
 	// LportName is the Port_Binding logical_port (the iface-id).
@@ -96,9 +95,19 @@ type PortCtxIn struct {
 	IfaceType    string
 	IfaceOptions map[string]string
 
-	// The local Open_vSwitch row and the integration bridge row.
-	OpenVSwitch *vswitch.OpenvSwitch
-	Bridge      *vswitch.Bridge
+	// Chassis is this chassis's name in the Southbound database: the
+	// Open_vSwitch row's external_ids:system-id unless the daemon was
+	// given --chassis.
+	Chassis string
+	// BridgeName is the integration bridge (external_ids:ovn-bridge or
+	// --bridge); BridgeDatapathType its datapath_type ("" or "system"
+	// for the kernel datapath, "netdev" for the userspace one).
+	BridgeName         string
+	BridgeDatapathType string
+	// OVSExternalIDs and OVSOtherConfig are the Open_vSwitch row's
+	// external_ids and other_config.
+	OVSExternalIDs map[string]string
+	OVSOtherConfig map[string]string
 }
 
 // PortCtxOut is what a provider answers for OpCreate: the Interface it
