@@ -82,6 +82,7 @@ func NewHarness(t testing.TB, f providers.Factory, opts ...Option) *Harness {
 	ops = append(ops, h.ops(h.ovs.Create(&vswitch.OpenvSwitch{
 		UUID: "ovs", Bridges: []string{"br"},
 		ExternalIDs: map[string]string{"system-id": HarnessChassis, "ovn-remote": "unix:" + sbSock},
+		OtherConfig: map[string]string{"hw-offload": "true"}, // as on a DPU
 	}))...)
 	h.bridgeUUID = memdb.Commit(h.t, h.ovs, ops...)[0].UUID.GoUUID
 	res := memdb.Commit(h.t, h.sb, append(h.ops(h.sb.Create(&sb.Chassis{UUID: "ch", Name: HarnessChassis, Hostname: "dpu1"})),

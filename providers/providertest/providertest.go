@@ -392,7 +392,7 @@ func (k *kit) portIn(op providers.Op, name string, opts map[string]string) *prov
 	return &providers.PortCtxIn{Op: op, LportName: name, LportOptions: o,
 		Chassis: HarnessChassis, BridgeName: HarnessBridge, BridgeDatapathType: "netdev",
 		OVSExternalIDs: map[string]string{"system-id": HarnessChassis, "ovn-bridge": HarnessBridge, "ovn-remote": "unix:/run/ovn/ovnsb_db.sock"},
-		OVSOtherConfig: map[string]string{},
+		OVSOtherConfig: map[string]string{"hw-offload": "true"},
 	}
 }
 
