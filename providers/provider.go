@@ -24,11 +24,15 @@
 //
 // # Call order (OVN's)
 //
+//   - Init first: no call reaches a provider, removals included, before
+//     its Init returned nil.
 //   - create or update: Prepare(OpCreate, out); after the transaction
 //     commits, Finish(in, out) then CtxDestroy(in, out). When the answer is
 //     not applied (refused, timed out, the transaction failed, a conflict),
 //     only CtxDestroy. CtxDestroy is called exactly once for every
 //     Prepare(OpCreate) that returned nil, and never for a refusal.
+//     Finish and CtxDestroy get the same in and out pointers Prepare got,
+//     as in OVN, so a provider may key what it holds by out.
 //   - remove: Prepare(OpRemove, nil out); after the commit, Finish(in, nil).
 //     Never CtxDestroy.
 //
@@ -45,10 +49,12 @@
 //     call at a time, with a deadline; a Run that ignores its context
 //     delays only its own provider's next Run, never the engine or other
 //     providers.
-//   - Init happens before every other call; Destroy after every call that
-//     returned. Calls that overran their deadline by more than
-//     DestroyGrace are not waited for, but a Prepare that answers after
-//     Destroy never reaches CtxDestroy or Finish: Instance drops them.
+//   - Destroy happens after every call that returned. Calls that overran
+//     their deadline by more than DestroyGrace are not waited for, but a
+//     Prepare that answers after Destroy never reaches CtxDestroy or
+//     Finish: Instance drops them.
+//   - A panic in any method is contained and logged with the method, and
+//     for a port's call the port and op (see Panic).
 //   - Env.Changed may be called from any goroutine, at any time between
 //     Init and the end of Destroy, and never blocks.
 package providers
@@ -164,7 +170,8 @@ type Finisher interface {
 }
 
 // CtxDestroyer is implemented by providers that allocate something per
-// Prepare(OpCreate) answer, to release it. It must not fail or block.
+// Prepare(OpCreate) answer, to release it, exactly once: Finish must not
+// release it too. It must not fail or block.
 type CtxDestroyer interface {
 	CtxDestroy(in *PortCtxIn, out *PortCtxOut)
 }
