@@ -131,8 +131,11 @@ func NewHarness(t testing.TB, f providers.Factory, opts ...Option) *Harness {
 				time.Sleep(20 * time.Millisecond)
 				n = c.outstanding(p)
 			}
-			if n != held0 {
-				t.Errorf("providertest: harness: the engine stopped with Outstanding %d, %d after Init: answers were leaked or released twice", n, held0)
+			switch {
+			case n > held0:
+				t.Errorf("providertest: harness: the engine stopped with Outstanding %d, %d after Init: an answer was not released (leak)", n, held0)
+			case n < held0:
+				t.Errorf("providertest: harness: the engine stopped with Outstanding %d, %d after Init: something was released twice (double release)", n, held0)
 			}
 		}
 		if err := reg.DestroyAll(); err != nil {

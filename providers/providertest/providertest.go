@@ -162,6 +162,7 @@ type kit struct {
 
 	changed       atomic.Int64
 	unreturned    atomic.Int64 // calls still running past their limit
+	late          atomic.Int64 // of those, calls not yet returned and released
 	inputReported atomic.Bool
 	reported      sync.Map // checks reported once, by key
 	panicked      atomic.Bool
@@ -297,21 +298,33 @@ func (k *kit) destroy(p providers.Provider) (err error) {
 // call runs one of the provider's methods other than Prepare, and
 // reports a panic in one line naming the method and, for a port, the
 // port and the op. It returns false when f panicked.
-func (k *kit) call(method string, in *providers.PortCtxIn, f func()) (ok bool) {
+func (k *kit) call(method string, in *providers.PortCtxIn, f func()) bool {
 	k.t.Helper()
+	r, panicked := recovered(f)
+	if !panicked {
+		return true
+	}
+	// Reported here, not in the deferred recover, so that the line is
+	// the test's rather than the panicking runtime function's.
+	k.panicked.Store(true)
+	if in == nil {
+		k.errorOnce("panic "+method, "panic", "%s panicked: %v", method, r)
+	} else {
+		k.errorOnce("panic "+method, "panic", "%s(%s, %q) panicked: %v", method, in.Op, in.LportName, r)
+	}
+	return false
+}
+
+// recovered runs f and returns what it panicked with, if it did.
+func recovered(f func()) (r any, panicked bool) {
+	panicked = true
 	defer func() {
-		if r := recover(); r != nil {
-			ok = false
-			k.panicked.Store(true)
-			if in == nil {
-				k.errorOnce("panic "+method, "panic", "%s panicked: %v", method, r)
-				return
-			}
-			k.errorOnce("panic "+method, "panic", "%s(%s, %q) panicked: %v", method, in.Op, in.LportName, r)
+		if panicked {
+			r = recover()
 		}
 	}()
 	f()
-	return true
+	return nil, false
 }
 
 // release ends an answer as the engine does, on the pointers Prepare got:
@@ -365,7 +378,7 @@ func (k *kit) checkHeldAtEnd(p providers.Provider) {
 		return
 	}
 	deadline := time.Now().Add(k.c.wait)
-	for k.held(p) > k.held0 && time.Now().Before(deadline) {
+	for k.late.Load() > 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	k.checkHeld(p, "at the end, before Destroy")
@@ -452,7 +465,9 @@ func (k *kit) prepare(ctx context.Context, p providers.Provider, in *providers.P
 		return a, true
 	case <-t.C:
 		k.unreturned.Add(1)
+		k.late.Add(1)
 		go func() {
+			defer k.late.Add(-1)
 			if a := <-done; a.class == "plug" {
 				k.release(p, a, false)
 			}
