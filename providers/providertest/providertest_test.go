@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -389,4 +390,119 @@ func TestOutstandingAtTheEnd(t *testing.T) {
 		}
 	}
 	t.Fatalf("a provider holding one more at the end passed; the kit reported:\n%s", strings.Join(errs, "\n"))
+}
+
+// auditor checks the kit's calls against the contract the kit checks:
+// nothing before Init or after Destroy, and every nil Prepare(OpCreate)
+// answer ended by exactly one CtxDestroy, Finish only before it, both on
+// the in and out pointers Prepare got.
+type auditor struct {
+	mu        sync.Mutex
+	inited    bool
+	destroyed bool
+	answers   map[*providers.PortCtxOut]*providers.PortCtxIn
+	ended     map[*providers.PortCtxOut]bool
+	creates   int
+	errs      []string
+}
+
+func (a *auditor) bad(format string, args ...any) {
+	if msg := fmt.Sprintf(format, args...); !slices.Contains(a.errs, msg) {
+		a.errs = append(a.errs, msg)
+	}
+}
+
+func (a *auditor) live(method string) {
+	if !a.inited || a.destroyed {
+		a.bad("%s called outside Init..Destroy", method)
+	}
+}
+
+func (*auditor) Type() string                     { return "auditor" }
+func (*auditor) MaintainedIfaceOptions() []string { return []string{} }
+func (a *auditor) Init(providers.Env) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.inited = true
+	return nil
+}
+
+func (a *auditor) Destroy() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.destroyed = true
+	return nil
+}
+
+func (a *auditor) Prepare(_ context.Context, in *providers.PortCtxIn, out *providers.PortCtxOut) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.live("Prepare")
+	if in.Op == providers.OpRemove {
+		return nil
+	}
+	if _, err := strconv.Atoi(in.LportOptions[idKey]); err != nil {
+		return providers.Invalid("bad id")
+	}
+	a.creates++
+	a.answers[out] = in
+	out.Name = "a" + in.LportOptions[idKey]
+	return nil
+}
+
+func (a *auditor) end(method string, in *providers.PortCtxIn, out *providers.PortCtxOut) {
+	a.live(method)
+	switch prepared, ok := a.answers[out]; {
+	case !ok:
+		a.bad("%s got an out Prepare did not fill", method)
+	case prepared != in:
+		a.bad("%s got another in than Prepare", method)
+	case a.ended[out]:
+		a.bad("%s after CtxDestroy", method)
+	}
+}
+
+func (a *auditor) Finish(in *providers.PortCtxIn, out *providers.PortCtxOut) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if out != nil {
+		a.end("Finish", in, out)
+	}
+}
+
+func (a *auditor) CtxDestroy(in *providers.PortCtxIn, out *providers.PortCtxOut) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.end("CtxDestroy", in, out)
+	a.ended[out] = true
+}
+
+func TestKitKeepsTheContract(t *testing.T) {
+	var built []*auditor
+	f := providers.Factory{Type: "auditor", New: func(providers.Config) (providers.Provider, error) {
+		a := &auditor{answers: map[*providers.PortCtxOut]*providers.PortCtxIn{}, ended: map[*providers.PortCtxOut]bool{}}
+		built = append(built, a)
+		return a, nil
+	}}
+	providertest.TestProvider(t, f, providertest.Ports(
+		providertest.Port{Name: "lp1", Options: map[string]string{idKey: "1"}},
+		providertest.Port{Name: "lp2", Options: map[string]string{idKey: "2"}},
+		providertest.Port{Name: "bad", Options: map[string]string{idKey: "x"}, Want: providertest.Invalid},
+	))
+	var errs []string
+	creates, ended := 0, 0
+	for _, a := range built {
+		a.mu.Lock()
+		creates += a.creates
+		for out := range a.answers {
+			if a.ended[out] {
+				ended++
+			}
+		}
+		errs = append(errs, a.errs...)
+		a.mu.Unlock()
+	}
+	if creates == 0 || ended != creates || len(errs) > 0 {
+		t.Fatalf("the kit broke the contract: %d answers, %d ended by CtxDestroy\n%s", creates, ended, strings.Join(errs, "\n"))
+	}
 }
