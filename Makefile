@@ -26,7 +26,9 @@ BIN       := bin/ovn-vif-sidecar
 # source tree without git history says so instead of pretending.
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-nogit)
 REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
-LDFLAGS   := -X main.version=$(VERSION) -X main.revision=$(REVISION)
+# Stamped into package app, so a vendor's main package gets it the same way.
+APP_PKG   := github.com/ovn-vif-sidecar/ovn-vif-sidecar/cmd/ovn-vif-sidecar/app
+LDFLAGS   := -X $(APP_PKG).Version=$(VERSION) -X $(APP_PKG).Revision=$(REVISION)
 E2E_TIMEOUT ?= 10m
 # Daemons and tools the e2e tests and the sandbox run.
 DEPS_CMDS := ip ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl ovs-appctl \

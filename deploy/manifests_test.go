@@ -35,6 +35,8 @@ const (
 	containerfile  = "../Containerfile"
 	goModFile      = "../go.mod"
 	daemonPkg      = "../cmd/ovn-vif-sidecar"
+	// appPkg holds the version variables the linker stamps.
+	appPkg         = "github.com/ovn-vif-sidecar/ovn-vif-sidecar/cmd/ovn-vif-sidecar/app"
 	sidecarName    = "ovn-vif-sidecar"
 	controllerName = "ovn-controller"
 	testVersion    = "deploy-test-version"
@@ -59,7 +61,7 @@ func TestMain(m *testing.M) {
 }
 
 // buildDaemon builds ./cmd/ovn-vif-sidecar the way the Containerfile does
-// (static, -trimpath, version stamped through -X main.version).
+// (static, -trimpath, version stamped through -X .../app.Version).
 func buildDaemon() (bin, dir string, err error) {
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
@@ -73,7 +75,7 @@ func buildDaemon() (bin, dir string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, goCmd, "build", "-trimpath",
-		"-ldflags", "-X main.version="+testVersion, "-o", bin, daemonPkg)
+		"-ldflags", "-X "+appPkg+".Version="+testVersion, "-o", bin, daemonPkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", dir, fmt.Errorf("go build %s: %v\n%s", daemonPkg, err, out)
@@ -188,11 +190,11 @@ func TestDaemonHelpParses(t *testing.T) {
 }
 
 func TestVersionStamp(t *testing.T) {
-	// The Containerfile stamps the version with -X main.version=...; a
+	// The Containerfile stamps the version with -X .../app.Version=...; a
 	// renamed variable would silently leave "dev".
 	out, code := runDaemon(t, "version")
 	if f := strings.Fields(out); code != 0 || len(f) < 2 || f[1] != testVersion {
-		t.Errorf("built with -X main.version=%s, `ovn-vif-sidecar version` printed %q (exit %d)", testVersion, out, code)
+		t.Errorf("built with -X %s.Version=%s, `ovn-vif-sidecar version` printed %q (exit %d)", appPkg, testVersion, out, code)
 	}
 }
 
@@ -1342,7 +1344,7 @@ func TestContainerfile(t *testing.T) {
 	if !cgoEnv && !regexp.MustCompile(`(^|\s)CGO_ENABLED=0\s`).MatchString(build) {
 		t.Errorf("go build is not run with CGO_ENABLED=0: %s", build)
 	}
-	for _, want := range []string{"-trimpath", "./cmd/ovn-vif-sidecar", "-X main.version=", "-X main.revision="} {
+	for _, want := range []string{"-trimpath", "./cmd/ovn-vif-sidecar", "-X " + appPkg + ".Version=", "-X " + appPkg + ".Revision="} {
 		if !strings.Contains(build, want) {
 			t.Errorf("go build lacks %s: %s", want, build)
 		}

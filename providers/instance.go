@@ -2,6 +2,7 @@ package providers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -21,8 +22,9 @@ var DestroyGrace = 5 * time.Second
 // the provider was destroyed, and a panic in a provider method is logged
 // and contained rather than taking the daemon down.
 type Instance struct {
-	typ string
-	p   Provider
+	typ      string
+	p        Provider
+	panicked func(Panic) // nil: only logged
 
 	mu        sync.Mutex
 	destroyed bool
@@ -30,7 +32,42 @@ type Instance struct {
 	idle      chan struct{} // closed when inflight reaches 0 after destroyed
 }
 
-func newInstance(p Provider) *Instance { return &Instance{typ: p.Type(), p: p} }
+func newInstance(p Provider, panicked func(Panic)) *Instance {
+	return &Instance{typ: p.Type(), p: p, panicked: panicked}
+}
+
+// Panic is a panic in a provider method that Instance (or Register, for
+// Init) contained: logged with the provider, the method and, for a
+// port's call, the port and the op.
+type Panic struct {
+	Type   string
+	Method string
+	// Port and Op are the call's, or "" for a call not about a port.
+	Port  string
+	Op    string
+	Value any
+}
+
+func (p Panic) String() string {
+	if p.Port == "" && p.Op == "" {
+		return fmt.Sprintf("provider %q panicked in %s: %v", p.Type, p.Method, p.Value)
+	}
+	return fmt.Sprintf("provider %q panicked in %s(%s, %q): %v", p.Type, p.Method, p.Op, p.Port, p.Value)
+}
+
+// contain logs and reports a recovered panic value r and returns it as an
+// error.
+func contain(typ, method string, in *PortCtxIn, r any, report func(Panic)) error {
+	pe := Panic{Type: typ, Method: method, Value: r}
+	if in != nil {
+		pe.Port, pe.Op = in.LportName, in.Op.String()
+	}
+	klog.ErrorS(fmt.Errorf("%v", r), "Provider panicked", "provider", typ, "method", method, "lport", pe.Port, "op", pe.Op)
+	if report != nil {
+		report(pe)
+	}
+	return errors.New(pe.String())
+}
 
 // Type is the provider's type.
 func (i *Instance) Type() string { return i.typ }
@@ -60,9 +97,13 @@ func (i *Instance) leave() {
 	}
 }
 
-func (i *Instance) recovered(method string) {
+// recovered contains a panic of the calling method, when there is one.
+func (i *Instance) recovered(method string, in *PortCtxIn, err *error) {
 	if r := recover(); r != nil {
-		klog.ErrorS(fmt.Errorf("%v", r), "Provider panicked", "provider", i.typ, "method", method)
+		e := contain(i.typ, method, in, r, i.panicked)
+		if err != nil {
+			*err = e
+		}
 	}
 }
 
@@ -73,11 +114,7 @@ func (i *Instance) Prepare(ctx context.Context, in *PortCtxIn, out *PortCtxOut) 
 		return NotReady("provider %s is shut down", i.typ)
 	}
 	defer i.leave()
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("provider %q panicked in Prepare: %v", i.typ, r)
-		}
-	}()
+	defer i.recovered("Prepare", in, &err)
 	return i.p.Prepare(ctx, in, out)
 }
 
@@ -90,7 +127,7 @@ func (i *Instance) Finish(in *PortCtxIn, out *PortCtxOut) {
 		return
 	}
 	defer i.leave()
-	defer i.recovered("Finish")
+	defer i.recovered("Finish", in, nil)
 	Finish(i.p, in, out)
 }
 
@@ -101,7 +138,7 @@ func (i *Instance) CtxDestroy(in *PortCtxIn, out *PortCtxOut) {
 		return
 	}
 	defer i.leave()
-	defer i.recovered("CtxDestroy")
+	defer i.recovered("CtxDestroy", in, nil)
 	CtxDestroy(i.p, in, out)
 }
 
@@ -117,7 +154,7 @@ func (i *Instance) Run(ctx context.Context) (changed bool) {
 		return false
 	}
 	defer i.leave()
-	defer i.recovered("Run")
+	defer i.recovered("Run", nil, nil)
 	return RunOnce(ctx, i.p)
 }
 
@@ -163,18 +200,15 @@ func (i *Instance) Health() (err error) {
 		return fmt.Errorf("provider %s is shut down", i.typ)
 	}
 	defer i.leave()
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("provider %q panicked in Health: %v", i.typ, r)
-		}
-	}()
+	defer i.recovered("Health", nil, &err)
 	return Health(i.p)
 }
 
 // Destroy stops new calls, waits up to DestroyGrace for the calls in
 // flight, then runs the provider's Destroy. Later calls are dropped (and
-// Prepare refuses). Only the first Destroy does anything.
-func (i *Instance) Destroy() error {
+// Prepare refuses). Only the first Destroy does anything; a panic in it
+// is its error.
+func (i *Instance) Destroy() (err error) {
 	i.mu.Lock()
 	if i.destroyed {
 		i.mu.Unlock()
@@ -196,5 +230,6 @@ func (i *Instance) Destroy() error {
 		}
 		t.Stop()
 	}
+	defer i.recovered("Destroy", nil, &err)
 	return Destroy(i.p)
 }

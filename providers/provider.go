@@ -24,11 +24,15 @@
 //
 // # Call order (OVN's)
 //
+//   - Init first: no call reaches a provider, removals included, before
+//     its Init returned nil.
 //   - create or update: Prepare(OpCreate, out); after the transaction
 //     commits, Finish(in, out) then CtxDestroy(in, out). When the answer is
 //     not applied (refused, timed out, the transaction failed, a conflict),
 //     only CtxDestroy. CtxDestroy is called exactly once for every
 //     Prepare(OpCreate) that returned nil, and never for a refusal.
+//     Finish and CtxDestroy get the same in and out pointers Prepare got,
+//     as in OVN, so a provider may key what it holds by out.
 //   - remove: Prepare(OpRemove, nil out); after the commit, Finish(in, nil).
 //     Never CtxDestroy.
 //
@@ -45,10 +49,12 @@
 //     call at a time, with a deadline; a Run that ignores its context
 //     delays only its own provider's next Run, never the engine or other
 //     providers.
-//   - Init happens before every other call; Destroy after every call that
-//     returned. Calls that overran their deadline by more than
-//     DestroyGrace are not waited for, but a Prepare that answers after
-//     Destroy never reaches CtxDestroy or Finish: Instance drops them.
+//   - Destroy happens after every call that returned. Calls that overran
+//     their deadline by more than DestroyGrace are not waited for, but a
+//     Prepare that answers after Destroy never reaches CtxDestroy or
+//     Finish: Instance drops them.
+//   - A panic in any method is contained and logged with the method, and
+//     for a port's call the port and op (see Panic).
 //   - Env.Changed may be called from any goroutine, at any time between
 //     Init and the end of Destroy, and never blocks.
 package providers
@@ -59,8 +65,6 @@ import (
 	"fmt"
 
 	"k8s.io/klog/v2"
-
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 )
 
 // Op says whether a port is being created (or updated) or removed. It
@@ -83,7 +87,8 @@ func (o Op) String() string {
 }
 
 // PortCtxIn is what the engine tells a provider about one logical port.
-// Providers must treat it as read-only; the maps are the engine's copies.
+// It holds plain values, copied for each call: a provider may keep it,
+// but must not modify it (the kit checks).
 type PortCtxIn struct {
 	Op Op
 	// LportName is the Port_Binding logical_port (the iface-id).
@@ -96,9 +101,19 @@ type PortCtxIn struct {
 	IfaceType    string
 	IfaceOptions map[string]string
 
-	// The local Open_vSwitch row and the integration bridge row.
-	OpenVSwitch *vswitch.OpenvSwitch
-	Bridge      *vswitch.Bridge
+	// Chassis is this chassis's name in the Southbound database: the
+	// Open_vSwitch row's external_ids:system-id unless the daemon was
+	// given --chassis.
+	Chassis string
+	// BridgeName is the integration bridge (external_ids:ovn-bridge or
+	// --bridge); BridgeDatapathType its datapath_type ("" or "system"
+	// for the kernel datapath, "netdev" for the userspace one).
+	BridgeName         string
+	BridgeDatapathType string
+	// OVSExternalIDs and OVSOtherConfig are the Open_vSwitch row's
+	// external_ids and other_config.
+	OVSExternalIDs map[string]string
+	OVSOtherConfig map[string]string
 }
 
 // PortCtxOut is what a provider answers for OpCreate: the Interface it
@@ -155,7 +170,8 @@ type Finisher interface {
 }
 
 // CtxDestroyer is implemented by providers that allocate something per
-// Prepare(OpCreate) answer, to release it. It must not fail or block.
+// Prepare(OpCreate) answer, to release it, exactly once: Finish must not
+// release it too. It must not fail or block.
 type CtxDestroyer interface {
 	CtxDestroy(in *PortCtxIn, out *PortCtxOut)
 }

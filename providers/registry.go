@@ -75,6 +75,16 @@ type Registry struct {
 	env       func(typ string) Env
 	instances map[string]*Instance
 	failed    map[string]error
+	onPanic   func(Panic)
+}
+
+// OnPanic sets a function told of every provider panic the registry's
+// instances contain (after it is logged), such as a test harness that
+// fails on one. Set it before Register; f must not block.
+func (r *Registry) OnPanic(f func(Panic)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.onPanic = f
 }
 
 // NewRegistry returns an empty registry. envFor builds the Env handed to
@@ -103,13 +113,23 @@ func (r *Registry) Register(p Provider) error {
 	if env.Changed == nil {
 		env.Changed = func() {}
 	}
-	if err := Init(p, env); err != nil {
+	if err := initContained(p, env, r.onPanic); err != nil {
 		r.failed[typ] = err
 		return fmt.Errorf("provider %q: init: %w", typ, err)
 	}
 	delete(r.failed, typ)
-	r.instances[typ] = newInstance(p)
+	r.instances[typ] = newInstance(p, r.onPanic)
 	return nil
+}
+
+// initContained runs Init; a panic in it is its error.
+func initContained(p Provider, env Env, report func(Panic)) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = contain(p.Type(), "Init", nil, r, report)
+		}
+	}()
+	return Init(p, env)
 }
 
 // InitError returns the error of the last failed Register of a type that

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -385,6 +386,56 @@ func TestPanicsAreContained(t *testing.T) {
 	in.Finish(&providers.PortCtxIn{}, nil)
 	if in.Run(context.Background()) {
 		t.Fatal("a panicking Run reported a change")
+	}
+}
+
+// panicsInLifecycle panics in Init or Destroy.
+type panicsInLifecycle struct {
+	minimal
+	inInit bool
+}
+
+func (p *panicsInLifecycle) Init(providers.Env) error {
+	if p.inInit {
+		panic("init")
+	}
+	return nil
+}
+func (*panicsInLifecycle) Destroy() error { panic("destroy") }
+
+// Every contained panic reaches OnPanic with the method and, for a
+// port's call, the port and op; a panic in Init or Destroy is its error.
+func TestOnPanic(t *testing.T) {
+	var got []string
+	reg := providers.NewRegistry(nil)
+	reg.OnPanic(func(p providers.Panic) { got = append(got, p.String()) })
+	if err := reg.Register(&panicky{minimal{typ: "p"}}); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := reg.Get("p")
+	port := &providers.PortCtxIn{Op: providers.OpRemove, LportName: "vm1"}
+	_ = in.Prepare(context.Background(), port, nil)
+	in.Finish(port, nil)
+	in.Run(context.Background())
+	err := reg.Register(&panicsInLifecycle{minimal: minimal{typ: "i"}, inInit: true})
+	if err == nil || !strings.Contains(err.Error(), `provider "i" panicked in Init: init`) {
+		t.Errorf("Register of a provider whose Init panics: %v", err)
+	}
+	if err := reg.Register(&panicsInLifecycle{minimal: minimal{typ: "d"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Unregister("d"); err == nil || err.Error() != `provider "d" panicked in Destroy: destroy` {
+		t.Errorf("Unregister of a provider whose Destroy panics: %v", err)
+	}
+	want := []string{
+		`provider "p" panicked in Prepare(remove, "vm1"): boom`,
+		`provider "p" panicked in Finish(remove, "vm1"): boom`,
+		`provider "p" panicked in Run: boom`,
+		`provider "i" panicked in Init: init`,
+		`provider "d" panicked in Destroy: destroy`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("OnPanic saw\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

@@ -417,7 +417,8 @@ func ovsMonitor(cl client.Client) *client.Monitor {
 	port := &vswitch.Port{}
 	iface := &vswitch.Interface{}
 	return cl.NewMonitor(
-		client.WithTable(ovsRow, &ovsRow.ExternalIDs, &ovsRow.Bridges),
+		// other_config is copied into providers' input (PortCtxIn).
+		client.WithTable(ovsRow, &ovsRow.ExternalIDs, &ovsRow.OtherConfig, &ovsRow.Bridges),
 		client.WithTable(br, &br.Name, &br.Ports, &br.DatapathType),
 		client.WithTable(port, &port.Name, &port.Interfaces),
 		// Only the columns the sidecar reads: statistics and status change

@@ -288,8 +288,17 @@ func (e *Engine) providerState(typ string) plan.ProviderState {
 	return plan.ProviderUnknown
 }
 
+// portIn builds a provider's input from copies of the pass's rows, so
+// that providers depend on no database model and see no cache row.
 func (e *Engine) portIn(op providers.Op, snap *snapshot, lport string, opts map[string]string, iface *plan.Iface) *providers.PortCtxIn {
-	in := &providers.PortCtxIn{Op: op, LportName: lport, LportOptions: maps.Clone(opts), OpenVSwitch: snap.ovsRow, Bridge: snap.bridge}
+	chassis, _, _ := e.id.names()
+	in := &providers.PortCtxIn{Op: op, LportName: lport, LportOptions: maps.Clone(opts), Chassis: chassis, BridgeName: snap.bridgeName}
+	if snap.bridge != nil {
+		in.BridgeDatapathType = snap.bridge.DatapathType
+	}
+	if snap.ovsRow != nil {
+		in.OVSExternalIDs, in.OVSOtherConfig = maps.Clone(snap.ovsRow.ExternalIDs), maps.Clone(snap.ovsRow.OtherConfig)
+	}
 	if iface != nil {
 		in.IfaceName, in.IfaceType, in.IfaceOptions = iface.Name, iface.Type, maps.Clone(iface.Options)
 	}
@@ -364,8 +373,10 @@ func (e *Engine) prepareOne(ctx context.Context, key string, c *prepared) error 
 	defer cancel()
 	start := time.Now()
 	done := make(chan error, 1)
-	// The provider writes into its own out, copied to c.out only if it
-	// answers in time, so a late answer never races with the engine.
+	// The provider writes into its own out, which becomes c.out only if
+	// it answers in time, so a late answer never races with the engine.
+	// Finish and CtxDestroy then get the very pointer Prepare filled, as
+	// in OVN, so a provider may key what it holds by it.
 	var out *providers.PortCtxOut
 	if c.out != nil {
 		out = &providers.PortCtxOut{}
@@ -382,7 +393,7 @@ func (e *Engine) prepareOne(ctx context.Context, key string, c *prepared) error 
 	case err := <-done:
 		e.metrics.prepareDuration.WithLabelValues(typ, op).Observe(time.Since(start).Seconds())
 		if out != nil {
-			*c.out = *out
+			c.out = out
 		}
 		return err
 	case <-pctx.Done():

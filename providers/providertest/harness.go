@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -30,9 +31,15 @@ import (
 // The in-memory server honours monitor conditions but does no garbage
 // collection, so it exercises the engine's logic, not OVSDB's; the e2e
 // tests run the real thing.
+//
+// A provider panic the engine contains fails the test, unless the
+// ExpectPanics option says the test expects one. With Outstanding, what
+// the provider holds must be back to its value after Init once the
+// engine has stopped.
 type Harness struct {
 	t       testing.TB
 	typ     string
+	p       providers.Provider
 	eng     *sidecar.Engine
 	ovs, sb client.Client // the test's own clients
 
@@ -40,6 +47,7 @@ type Harness struct {
 
 	mu      sync.Mutex
 	nextKey int
+	panics  []providers.Panic
 }
 
 // HarnessChassis and HarnessBridge are the names the harness's databases
@@ -50,11 +58,12 @@ const (
 )
 
 // NewHarness starts the databases and the engine with f's provider,
-// configured by the Config and SysfsRoot options, and waits until the
-// engine is primed. Everything stops at the end of the test.
+// configured by the Config, SysfsRoot, Outstanding, ExpectPanics and Wait
+// options (the others are the kit's), and waits until the engine is
+// primed. Everything stops at the end of the test.
 func NewHarness(t testing.TB, f providers.Factory, opts ...Option) *Harness {
 	t.Helper()
-	c := config{sysfsRoot: "/sys"}
+	c := config{sysfsRoot: "/sys", wait: 10 * time.Second}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -73,6 +82,7 @@ func NewHarness(t testing.TB, f providers.Factory, opts ...Option) *Harness {
 	ops = append(ops, h.ops(h.ovs.Create(&vswitch.OpenvSwitch{
 		UUID: "ovs", Bridges: []string{"br"},
 		ExternalIDs: map[string]string{"system-id": HarnessChassis, "ovn-remote": "unix:" + sbSock},
+		OtherConfig: map[string]string{"hw-offload": "true"}, // as on a DPU
 	}))...)
 	h.bridgeUUID = memdb.Commit(h.t, h.ovs, ops...)[0].UUID.GoUUID
 	res := memdb.Commit(h.t, h.sb, append(h.ops(h.sb.Create(&sb.Chassis{UUID: "ch", Name: HarnessChassis, Hostname: "dpu1"})),
@@ -83,11 +93,24 @@ func NewHarness(t testing.TB, f providers.Factory, opts ...Option) *Harness {
 	if err != nil {
 		t.Fatalf("providertest: harness: %v", err)
 	}
+	h.p = p
 	reg := providers.NewRegistry(func(typ string) providers.Env {
 		return providers.Env{Changed: func() { h.eng.Changed(typ)() }, SysfsRoot: c.sysfsRoot, Logger: logr.Discard()}
 	})
+	reg.OnPanic(func(pe providers.Panic) {
+		h.mu.Lock()
+		h.panics = append(h.panics, pe)
+		h.mu.Unlock()
+		if !c.expectPanics {
+			t.Errorf("providertest: harness: %s", pe)
+		}
+	})
 	if err := reg.Register(p); err != nil {
 		t.Fatalf("providertest: harness: %v", err)
+	}
+	held0 := 0
+	if c.outstanding != nil {
+		held0 = c.outstanding(p)
 	}
 	h.eng, err = sidecar.New(sidecar.Config{OVSRemote: "unix:" + ovsSock, Registry: reg})
 	if err != nil {
@@ -99,6 +122,22 @@ func NewHarness(t testing.TB, f providers.Factory, opts ...Option) *Harness {
 	t.Cleanup(func() {
 		cancel()
 		<-done
+		if c.outstanding != nil {
+			// An answer abandoned after its deadline is released when it
+			// comes, before Destroy.
+			deadline := time.Now().Add(c.wait)
+			n := c.outstanding(p)
+			for n > held0 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+				n = c.outstanding(p)
+			}
+			switch {
+			case n > held0:
+				t.Errorf("providertest: harness: the engine stopped with Outstanding %d, %d after Init: an answer was not released (leak)", n, held0)
+			case n < held0:
+				t.Errorf("providertest: harness: the engine stopped with Outstanding %d, %d after Init: something was released twice (double release)", n, held0)
+			}
+		}
 		if err := reg.DestroyAll(); err != nil {
 			t.Errorf("providertest: harness: Destroy: %v", err)
 		}
@@ -132,6 +171,17 @@ func (h *Harness) wait(what string, cond func() bool) {
 
 // Engine returns the engine, for its Ports, Health and Handler.
 func (h *Harness) Engine() *sidecar.Engine { return h.eng }
+
+// Provider returns the provider the harness built and registered, for
+// type assertions and checks of its state.
+func (h *Harness) Provider() providers.Provider { return h.p }
+
+// Panics returns the provider panics the engine contained so far.
+func (h *Harness) Panics() []providers.Panic {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.panics)
+}
 
 // OVS returns a client of the OVS database, with every table monitored,
 // for checks and tampering of your own.

@@ -4,6 +4,7 @@
 //
 //	func TestConformance(t *testing.T) {
 //		providertest.TestProvider(t, myprovider.Factory,
+//			providertest.Outstanding(func(p providers.Provider) int { return p.(*myprovider.Provider).Held() }),
 //			providertest.Ports(
 //				providertest.Port{Name: "vm1-eth0", Options: map[string]string{"vif-plug:mine:id": "7"}},
 //				providertest.Port{Name: "bad", Options: map[string]string{"vif-plug:mine:id": "x"}, Want: providertest.Invalid},
@@ -33,7 +34,6 @@ import (
 
 	"github.com/go-logr/logr"
 
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 )
 
@@ -72,13 +72,15 @@ type Port struct {
 }
 
 type config struct {
-	cfg        map[string]string
-	sysfsRoot  string
-	ports      []Port
-	changeView func() error
-	wait       time.Duration
-	slack      time.Duration
-	clients    int
+	cfg          map[string]string
+	sysfsRoot    string
+	ports        []Port
+	changeView   func() error
+	wait         time.Duration
+	slack        time.Duration
+	clients      int
+	outstanding  func(providers.Provider) int
+	expectPanics bool
 }
 
 // Option configures TestProvider.
@@ -110,11 +112,33 @@ func Wait(d time.Duration) Option { return func(c *config) { c.wait = d } }
 // a call that ignores its context fails).
 func DeadlineSlack(d time.Duration) Option { return func(c *config) { c.slack = d } }
 
+// Outstanding gives the kit (and the Harness) a way to ask a provider
+// how many things it holds for answers not yet released: reservations,
+// reference counts, entries keyed by out. The kit reads it after Init
+// and checks that it is back to that value after every answer it
+// released (Finish and CtxDestroy, or CtxDestroy alone) and at the end,
+// so a leak or a double release fails with the call that caused it. f
+// gets the provider the factory built; it is called between the kit's
+// calls, but a call abandoned after its deadline may still be running,
+// so f must be safe alongside one.
+func Outstanding(f func(p providers.Provider) int) Option {
+	return func(c *config) { c.outstanding = f }
+}
+
+// ExpectPanics tells NewHarness that the test expects the provider to
+// panic; without it any contained panic fails the test. Harness.Panics
+// returns them. TestProvider ignores it: a panic always fails the kit.
+func ExpectPanics() Option { return func(c *config) { c.expectPanics = true } }
+
 // answer is one Prepare result, comparable.
 type answer struct {
 	class string // "plug", "invalid", "not ready", "error", "panic"
 	msg   string
 	out   providers.PortCtxOut
+	// in and ptr are what the provider was given: Finish and CtxDestroy
+	// get the same pointers, as in the engine.
+	in  *providers.PortCtxIn
+	ptr *providers.PortCtxOut
 }
 
 func (a answer) String() string {
@@ -139,10 +163,18 @@ type kit struct {
 	typ string
 
 	changed       atomic.Int64
-	ovsRow        *vswitch.OpenvSwitch
-	bridge        *vswitch.Bridge
 	unreturned    atomic.Int64 // calls still running past their limit
+	late          atomic.Int64 // of those, calls not yet returned and released
 	inputReported atomic.Bool
+	reported      sync.Map // checks reported once, by key
+	panicked      atomic.Bool
+
+	// life guards the provider's lifecycle against late answers: a call
+	// abandoned after its deadline releases its answer only before
+	// Destroy, as Instance does.
+	life      sync.RWMutex
+	destroyed bool
+	held0     int // Outstanding after Init
 }
 
 // TestProvider checks the provider that f makes against the provider
@@ -160,18 +192,26 @@ type kit struct {
 //   - Prepare does not modify its input;
 //   - MaintainedIfaceOptions is stable and covers every option the
 //     provider sets;
-//   - Finish and CtxDestroy, in OVN's order, do not panic;
+//   - every Prepare(OpCreate) that returned nil gets exactly one
+//     CtxDestroy (after Finish when the kit plays a commit), with the
+//     same in and out pointers Prepare got, including the kit's repeated,
+//     concurrent and abandoned calls; removals get Finish(in, nil);
+//   - Finish, CtxDestroy, Run, Health and Destroy do not panic; each
+//     panic is one line naming the method, the port and the op;
+//   - with Outstanding, what the provider holds is back to its value
+//     after Init after every released answer and at the end;
 //   - concurrent Prepares (with Run and Health alongside) give the same
 //     answers as sequential ones, and are race-free under -race;
 //   - after ChangeView, Changed is called or Run reports the change;
 //   - after Destroy no goroutine of the provider is left, and Changed is
 //     not called any more.
+//
+// Like the engine, the kit calls nothing before Init and nothing after
+// Destroy.
 func TestProvider(t testing.TB, f providers.Factory, opts ...Option) {
 	t.Helper()
 	k := &kit{t: t, f: f, typ: f.Type,
-		c:      config{sysfsRoot: "/sys", wait: 10 * time.Second, slack: time.Second, clients: 8},
-		ovsRow: &vswitch.OpenvSwitch{UUID: "5b2f3a1c-0000-4000-8000-000000000001", ExternalIDs: map[string]string{"system-id": "chassis-1", "ovn-bridge": "br-int"}},
-		bridge: &vswitch.Bridge{UUID: "5b2f3a1c-0000-4000-8000-000000000002", Name: "br-int", DatapathType: "netdev"},
+		c: config{sysfsRoot: "/sys", wait: 10 * time.Second, slack: time.Second, clients: 8},
 	}
 	for _, o := range opts {
 		o(&k.c)
@@ -185,6 +225,15 @@ func TestProvider(t testing.TB, f providers.Factory, opts ...Option) {
 func (k *kit) errorf(check, format string, args ...any) {
 	k.t.Helper()
 	k.t.Errorf("providertest: %s: %s: %s", k.typ, check, fmt.Sprintf(format, args...))
+}
+
+// errorOnce reports a failure only the first time key is seen: one line
+// per bug, not one per call that hits it.
+func (k *kit) errorOnce(key, check, format string, args ...any) {
+	k.t.Helper()
+	if _, seen := k.reported.LoadOrStore(key, true); !seen {
+		k.errorf(check, format, args...)
+	}
 }
 
 func (k *kit) run() {
@@ -203,41 +252,140 @@ func (k *kit) run() {
 	}
 	inputs := k.inputs()
 
-	// Removal before Init, on a provider of its own.
-	if p := k.build(); p != nil {
-		k.checkRemovals(p, inputs, "before Init")
-	}
-
 	before := goroutines()
 	p := k.build()
 	if p == nil {
 		return
 	}
 	env := providers.Env{Changed: func() { k.changed.Add(1) }, SysfsRoot: k.c.sysfsRoot, Logger: logr.Discard()}
-	if err := providers.Init(p, env); err != nil {
+	var err error
+	if !k.call("Init", nil, func() { err = providers.Init(p, env) }) {
+		return
+	}
+	if err != nil {
 		k.errorf("init", "Init: %v", err)
 		return
 	}
-	destroyed := false
-	defer func() {
-		if !destroyed {
-			_ = providers.Destroy(p)
-		}
-	}()
+	defer k.destroy(p) // after a failed check too; only the first runs
+	k.held0 = k.held(p)
 
 	maintained := k.checkMaintainedStable(p)
 	baseline := k.checkAnswers(p, maintained)
 	k.checkHostile(p, inputs, maintained)
-	k.checkRemovals(p, inputs, "after Init")
+	k.checkRemovals(p, inputs)
 	k.checkDeadlines(p)
 	k.checkConcurrent(p, baseline)
 	k.checkChanged(p)
+	k.checkHeldAtEnd(p)
 
-	destroyed = true
-	if err := providers.Destroy(p); err != nil {
+	if err := k.destroy(p); err != nil {
 		k.errorf("destroy", "Destroy: %v", err)
 	}
 	k.checkAfterDestroy(before)
+}
+
+// destroy runs Destroy once, after which late answers are not released.
+func (k *kit) destroy(p providers.Provider) (err error) {
+	k.life.Lock()
+	if k.destroyed {
+		k.life.Unlock()
+		return nil
+	}
+	k.destroyed = true
+	k.life.Unlock()
+	k.call("Destroy", nil, func() { err = providers.Destroy(p) })
+	return err
+}
+
+// call runs one of the provider's methods other than Prepare, and
+// reports a panic in one line naming the method and, for a port, the
+// port and the op. It returns false when f panicked.
+func (k *kit) call(method string, in *providers.PortCtxIn, f func()) bool {
+	k.t.Helper()
+	r, panicked := recovered(f)
+	if !panicked {
+		return true
+	}
+	// Reported here, not in the deferred recover, so that the line is
+	// the test's rather than the panicking runtime function's.
+	k.panicked.Store(true)
+	if in == nil {
+		k.errorOnce("panic "+method, "panic", "%s panicked: %v", method, r)
+	} else {
+		k.errorOnce("panic "+method, "panic", "%s(%s, %q) panicked: %v", method, in.Op, in.LportName, r)
+	}
+	return false
+}
+
+// recovered runs f and returns what it panicked with, if it did.
+func recovered(f func()) (r any, panicked bool) {
+	panicked = true
+	defer func() {
+		if panicked {
+			r = recover()
+		}
+	}()
+	f()
+	return nil, false
+}
+
+// release ends an answer as the engine does, on the pointers Prepare got:
+// Finish then CtxDestroy when the kit plays a commit, CtxDestroy alone
+// when the answer is not applied. Nothing is released after Destroy.
+func (k *kit) release(p providers.Provider, a answer, applied bool) {
+	k.t.Helper()
+	if a.class != "plug" || a.ptr == nil {
+		return
+	}
+	k.life.RLock()
+	defer k.life.RUnlock()
+	if k.destroyed {
+		return
+	}
+	if applied {
+		k.call("Finish", a.in, func() { providers.Finish(p, a.in, a.ptr) })
+	}
+	k.call("CtxDestroy", a.in, func() { providers.CtxDestroy(p, a.in, a.ptr) })
+}
+
+// held is what the provider reports through Outstanding, 0 without it.
+func (k *kit) held(p providers.Provider) (n int) {
+	if k.c.outstanding == nil {
+		return 0
+	}
+	k.call("Outstanding", nil, func() { n = k.c.outstanding(p) })
+	return n
+}
+
+// checkHeld compares Outstanding with its value after Init, after what
+// released its answers.
+func (k *kit) checkHeld(p providers.Provider, what string) {
+	k.t.Helper()
+	if k.c.outstanding == nil || k.panicked.Load() || k.late.Load() > 0 {
+		// A release that panicked is reported as such; an abandoned call,
+		// reported too, holds its answer until it returns.
+		return
+	}
+	switch n := k.held(p); {
+	case n > k.held0:
+		k.errorOnce("outstanding", "outstanding", "%s: Outstanding is %d, %d after Init: an answer was not released (leak)", what, n, k.held0)
+	case n < k.held0:
+		k.errorOnce("outstanding", "outstanding", "%s: Outstanding is %d, %d after Init: something was released twice (double release)", what, n, k.held0)
+	}
+}
+
+// checkHeldAtEnd waits for abandoned calls to be released, then checks
+// Outstanding once more.
+func (k *kit) checkHeldAtEnd(p providers.Provider) {
+	k.t.Helper()
+	if k.c.outstanding == nil {
+		return
+	}
+	deadline := time.Now().Add(k.c.wait)
+	for k.late.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	k.checkHeld(p, "at the end, before Destroy")
 }
 
 func (k *kit) build() providers.Provider {
@@ -258,13 +406,18 @@ func (k *kit) portIn(op providers.Op, name string, opts map[string]string) *prov
 	if _, ok := o["vif-plug-type"]; !ok {
 		o["vif-plug-type"] = k.typ
 	}
-	return &providers.PortCtxIn{Op: op, LportName: name, LportOptions: o, OpenVSwitch: k.ovsRow, Bridge: k.bridge}
+	return &providers.PortCtxIn{Op: op, LportName: name, LportOptions: o,
+		Chassis: HarnessChassis, BridgeName: HarnessBridge, BridgeDatapathType: "netdev",
+		OVSExternalIDs: map[string]string{"system-id": HarnessChassis, "ovn-bridge": HarnessBridge, "ovn-remote": "unix:/run/ovn/ovnsb_db.sock"},
+		OVSOtherConfig: map[string]string{"hw-offload": "true"},
+	}
 }
 
 // prepare calls Prepare on a goroutine of the kit, so a provider that
 // hangs or panics is reported instead of hanging or crashing the test. The
 // provider gets a copy of in, compared with in once it returns; the kit
-// never reads the copy of a call that did not return. It returns false
+// never reads the copy of a call that did not return, and releases its
+// answer, if any, when it comes (as the engine does). It returns false
 // when the call did not return in time.
 func (k *kit) prepare(ctx context.Context, p providers.Provider, in *providers.PortCtxIn, withOut bool) (answer, bool) {
 	k.t.Helper()
@@ -281,7 +434,10 @@ func (k *kit) prepare(ctx context.Context, p providers.Provider, in *providers.P
 			}
 		}()
 		err := p.Prepare(ctx, pin, out)
-		a := answer{class: "plug"}
+		a := answer{class: "plug", in: pin}
+		if err == nil {
+			a.ptr = out
+		}
 		switch {
 		case err == nil:
 			if out != nil {
@@ -313,6 +469,13 @@ func (k *kit) prepare(ctx context.Context, p providers.Provider, in *providers.P
 		return a, true
 	case <-t.C:
 		k.unreturned.Add(1)
+		k.late.Add(1)
+		go func() {
+			defer k.late.Add(-1)
+			if a := <-done; a.class == "plug" {
+				k.release(p, a, false)
+			}
+		}()
 		return answer{class: "hung"}, false
 	}
 }
@@ -340,7 +503,9 @@ func (k *kit) wellFormed(what string, a answer, returned bool) bool {
 	return false
 }
 
-func (k *kit) checkRemovals(p providers.Provider, inputs []Port, when string) {
+// checkRemovals: removal is allowed for every input, with an expired
+// context too, and is followed by Finish(in, nil) as after a commit.
+func (k *kit) checkRemovals(p providers.Provider, inputs []Port) {
 	k.t.Helper()
 	expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel()
@@ -349,7 +514,7 @@ func (k *kit) checkRemovals(p providers.Provider, inputs []Port, when string) {
 			pin := k.portIn(providers.OpRemove, in.Name, in.Options)
 			pin.IfaceName, pin.IfaceType = "plugged0", "system"
 			a, ok := k.prepare(ctx, p, pin, false)
-			what := k.describe(providers.OpRemove, pin) + " " + when
+			what := k.describe(providers.OpRemove, pin)
 			if ctx == expired {
 				what += " with an expired context"
 			}
@@ -360,25 +525,12 @@ func (k *kit) checkRemovals(p providers.Provider, inputs []Port, when string) {
 				k.errorf("remove", "%s refused (%s); removal must always be allowed", what, a)
 				return
 			}
-			if when == "after Init" {
-				if !k.safely(func() { providers.Finish(p, pin, nil) }) {
-					k.errorf("panic", "Finish(remove, nil) after %s panicked", what)
-					return
-				}
+			if !k.call("Finish", a.in, func() { providers.Finish(p, a.in, nil) }) {
+				return
 			}
+			k.checkHeld(p, what+" and Finish")
 		}
 	}
-}
-
-func (k *kit) safely(f func()) (ok bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			k.t.Logf("providertest: panic: %v", r)
-			ok = false
-		}
-	}()
-	f()
-	return true
 }
 
 func (k *kit) checkMaintainedStable(p providers.Provider) []string {
@@ -437,31 +589,33 @@ func (k *kit) checkAnswers(p providers.Provider, maintained []string) map[int]an
 		}
 		if a.class != port.Want.String() {
 			k.errorf("answer", "%s = %s, want %s", what, a, port.Want)
+			k.release(p, a, false)
 			continue
 		}
 		k.checkAnswer(what, a, maintained)
+		// The repeated call's answer is the one not applied: CtxDestroy
+		// alone. The first is committed: Finish, then CtxDestroy.
 		again, ok := k.prepare(context.Background(), p, k.portIn(providers.OpCreate, port.Name, port.Options), true)
 		if ok && !a.equal(again) {
 			k.errorf("deterministic", "%s answered %s, then %s", what, a, again)
 		}
+		k.release(p, again, false)
 		base[i] = a
-		if a.class == "plug" {
-			// OVN's order after a commit: Finish, then CtxDestroy.
-			out := a.out
-			if !k.safely(func() { providers.Finish(p, in, &out); providers.CtxDestroy(p, in, &out) }) {
-				k.errorf("panic", "Finish/CtxDestroy after %s panicked", what)
-			}
-			// The same port, already plugged: an update.
-			up := k.portIn(providers.OpCreate, port.Name, port.Options)
-			up.IfaceName, up.IfaceType, up.IfaceOptions = a.out.Name, a.out.Type, maps.Clone(a.out.IfaceOptions)
-			ua, ok := k.prepare(context.Background(), p, up, true)
-			if k.wellFormed(what+" for the plugged interface", ua, ok) && ua.class != "plug" {
-				k.errorf("answer", "%s for its own plugged interface %q = %s, want plug", what, a.out.Name, ua)
-			}
-			if ua.class == "plug" {
-				k.safely(func() { providers.CtxDestroy(p, up, &ua.out) })
-			}
+		if a.class != "plug" {
+			k.checkHeld(p, what+" twice")
+			continue
 		}
+		k.release(p, a, true)
+		k.checkHeld(p, what+" twice, then Finish and CtxDestroy")
+		// The same port, already plugged: an update.
+		up := k.portIn(providers.OpCreate, port.Name, port.Options)
+		up.IfaceName, up.IfaceType, up.IfaceOptions = a.out.Name, a.out.Type, maps.Clone(a.out.IfaceOptions)
+		ua, ok := k.prepare(context.Background(), p, up, true)
+		if k.wellFormed(what+" for the plugged interface", ua, ok) && ua.class != "plug" {
+			k.errorf("answer", "%s for its own plugged interface %q = %s, want plug", what, a.out.Name, ua)
+		}
+		k.release(p, ua, true)
+		k.checkHeld(p, what+" for the plugged interface, then Finish and CtxDestroy")
 	}
 	return base
 }
@@ -470,6 +624,8 @@ func cloneIn(in *providers.PortCtxIn) *providers.PortCtxIn {
 	c := *in
 	c.LportOptions = maps.Clone(in.LportOptions)
 	c.IfaceOptions = maps.Clone(in.IfaceOptions)
+	c.OVSExternalIDs = maps.Clone(in.OVSExternalIDs)
+	c.OVSOtherConfig = maps.Clone(in.OVSOtherConfig)
 	return &c
 }
 
@@ -524,15 +680,17 @@ func (k *kit) checkHostile(p providers.Provider, inputs []Port, maintained []str
 		what := k.describe(providers.OpCreate, in)
 		a, ok := k.prepare(context.Background(), p, in, true)
 		if !k.wellFormed(what, a, ok) || !k.checkAnswer(what, a, maintained) {
+			k.release(p, a, false)
 			return // one example per provider bug is enough
 		}
-		if again, ok := k.prepare(context.Background(), p, k.portIn(providers.OpCreate, port.Name, port.Options), true); ok && !a.equal(again) {
+		again, ok := k.prepare(context.Background(), p, k.portIn(providers.OpCreate, port.Name, port.Options), true)
+		k.release(p, a, false)
+		k.release(p, again, false)
+		if ok && !a.equal(again) {
 			k.errorf("deterministic", "%s answered %s, then %s", what, a, again)
 			return
 		}
-		if a.class == "plug" {
-			k.safely(func() { providers.CtxDestroy(p, in, &a.out) })
-		}
+		k.checkHeld(p, what+" twice, then CtxDestroy for each")
 	}
 }
 
@@ -556,6 +714,7 @@ func (k *kit) checkDeadlines(p providers.Provider) {
 				return
 			}
 			if !k.wellFormed(what, a, ok) {
+				k.release(p, a, false)
 				return
 			}
 			if a.class == "invalid" {
@@ -564,7 +723,8 @@ func (k *kit) checkDeadlines(p providers.Provider) {
 			}
 			if a.class == "plug" {
 				k.checkAnswer(what, a, p.MaintainedIfaceOptions())
-				k.safely(func() { providers.CtxDestroy(p, in, &a.out) })
+				k.release(p, a, false)
+				k.checkHeld(p, what+", then CtxDestroy")
 			}
 		}
 	}
@@ -588,7 +748,8 @@ func (k *kit) checkConcurrent(p providers.Provider, base map[int]answer) {
 			default:
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			k.safely(func() { providers.RunOnce(ctx, p); _ = providers.Health(p) })
+			k.call("Run", nil, func() { providers.RunOnce(ctx, p) })
+			k.call("Health", nil, func() { _ = providers.Health(p) })
 			cancel()
 			time.Sleep(time.Millisecond)
 		}
@@ -607,13 +768,10 @@ func (k *kit) checkConcurrent(p providers.Provider, base map[int]answer) {
 					port := k.c.ports[i]
 					in := k.portIn(providers.OpCreate, port.Name, port.Options)
 					a, returned := k.prepare(context.Background(), p, in, true)
+					k.release(p, a, round%2 == 0)
 					if !returned || !a.equal(want) {
 						bad.CompareAndSwap(nil, fmt.Sprintf("%s answered %s under concurrent calls, %s alone", k.describe(providers.OpCreate, in), a, want))
 						return
-					}
-					if a.class == "plug" {
-						out := a.out
-						k.safely(func() { providers.Finish(p, in, &out); providers.CtxDestroy(p, in, &out) })
 					}
 				}
 			}
@@ -625,6 +783,7 @@ func (k *kit) checkConcurrent(p providers.Provider, base map[int]answer) {
 	if msg, ok := bad.Load().(string); ok {
 		k.errorf("concurrent", "%s", msg)
 	}
+	k.checkHeld(p, fmt.Sprintf("%d concurrent callers, each answer released", k.c.clients))
 }
 
 // checkChanged: after the view changes, the provider says so.
@@ -651,7 +810,8 @@ func (k *kit) checkChanged(p providers.Provider) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		changed := providers.RunOnce(ctx, p)
+		var changed bool
+		k.call("Run", nil, func() { changed = providers.RunOnce(ctx, p) })
 		cancel()
 		if changed {
 			return

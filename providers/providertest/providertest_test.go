@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,7 +37,6 @@ func (r *recorder) add(s string) {
 
 // bugs selects what the fake provider gets wrong.
 type bugs struct {
-	refuseRemoveBeforeInit bool
 	refuseRemoveBadOptions bool
 	refuseRemoveExpired    bool
 	nondeterministic       bool
@@ -55,13 +55,20 @@ type bugs struct {
 	refusesPlugged         bool
 	hangs                  bool
 	unhelpful              bool
+	// Per-answer reservations, as a vendor's provider keeps them.
+	leakAnswers        bool // CtxDestroy forgets to release
+	doubleRelease      bool // Finish and CtxDestroy both release
+	panicsInCtxDestroy bool
+	panicsInDestroy    bool
 }
 
 const idKey = "vif-plug:fake:id"
 
 // fake plugs internal interface fake<id> for ids 0-49, and ids 50-99 once
 // its view (the world flag) says they exist; a goroutine started by Init
-// watches the flag and calls Changed.
+// watches the flag and calls Changed. Each answer takes a reference on a
+// reservation of its interface, released by CtxDestroy; the last
+// reference closes the reservation's channel.
 type fake struct {
 	b     bugs
 	world *atomic.Bool
@@ -71,6 +78,48 @@ type fake struct {
 	scratch atomic.Pointer[string]
 	stop    chan struct{}
 	done    chan struct{}
+
+	mu  sync.Mutex
+	res map[string]*reservation
+}
+
+type reservation struct {
+	refs  int
+	freed chan struct{}
+}
+
+func (f *fake) reserve(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.res[name]
+	if r == nil || r.refs == 0 {
+		r = &reservation{freed: make(chan struct{})}
+		f.res[name] = r
+	}
+	r.refs++
+}
+
+func (f *fake) unreserve(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.res[name]
+	if r == nil {
+		return
+	}
+	r.refs--
+	if r.refs == 0 {
+		close(r.freed)
+	}
+}
+
+func (f *fake) outstanding() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, r := range f.res {
+		n += r.refs
+	}
+	return n
 }
 
 func (f *fake) Type() string { return "fake" }
@@ -112,6 +161,9 @@ func (f *fake) Destroy() error {
 		close(f.stop)
 		<-f.done
 	}
+	if f.b.panicsInDestroy {
+		panic("destroy")
+	}
 	return nil
 }
 
@@ -124,8 +176,6 @@ func (f *fake) Prepare(ctx context.Context, in *providers.PortCtxIn, out *provid
 	}
 	if in.Op == providers.OpRemove {
 		switch {
-		case f.b.refuseRemoveBeforeInit && !f.inited.Load():
-			return providers.NotReady("not initialised")
 		case f.b.refuseRemoveExpired && ctx.Err() != nil:
 			return providers.NotReady("no time")
 		case f.b.refuseRemoveBadOptions:
@@ -180,12 +230,25 @@ func (f *fake) Prepare(ctx context.Context, in *providers.PortCtxIn, out *provid
 	if f.b.unlistedOption {
 		out.IfaceOptions["extra"] = "1"
 	}
+	f.reserve(name)
 	return nil
 }
 
-func (f *fake) Finish(*providers.PortCtxIn, *providers.PortCtxOut) {
+func (f *fake) Finish(in *providers.PortCtxIn, out *providers.PortCtxOut) {
 	if f.b.panicsInFinish {
 		panic("finish")
+	}
+	if f.b.doubleRelease && out != nil {
+		f.unreserve(out.Name)
+	}
+}
+
+func (f *fake) CtxDestroy(_ *providers.PortCtxIn, out *providers.PortCtxOut) {
+	if f.b.panicsInCtxDestroy {
+		panic("ctx destroy")
+	}
+	if !f.b.leakAnswers {
+		f.unreserve(out.Name)
 	}
 }
 
@@ -201,7 +264,7 @@ func factory(b bugs, world *atomic.Bool) providers.Factory {
 			if _, err := cfg.Bool("strict"); err != nil {
 				return nil, err
 			}
-			return &fake{b: b, world: world}, nil
+			return &fake{b: b, world: world, res: map[string]*reservation{}}, nil
 		},
 	}
 }
@@ -219,6 +282,7 @@ func check(b bugs, extra ...providertest.Option) []string {
 		providertest.ChangeView(func() error { world.Store(true); return nil }),
 		providertest.Wait(time.Second),
 		providertest.DeadlineSlack(500 * time.Millisecond), // generous for a loaded machine
+		providertest.Outstanding(func(p providers.Provider) int { return p.(*fake).outstanding() }),
 	}, extra...)
 	providertest.TestProvider(r, factory(b, world), opts...)
 	return r.errs
@@ -239,7 +303,6 @@ func TestCatchesEachBug(t *testing.T) {
 		check string
 		opts  []providertest.Option
 	}{
-		{"refuses removal before Init", bugs{refuseRemoveBeforeInit: true}, "remove: Prepare(remove, \"lp1\", map[vif-plug-type:fake vif-plug:fake:id:1]) before Init refused", nil},
 		{"refuses removal with bad options", bugs{refuseRemoveBadOptions: true}, "remove: ", nil},
 		{"refuses removal with an expired context", bugs{refuseRemoveExpired: true}, "with an expired context refused", nil},
 		{"answers differently each time", bugs{nondeterministic: true}, "deterministic: ", nil},
@@ -255,6 +318,8 @@ func TestCatchesEachBug(t *testing.T) {
 		{"shares state across concurrent Prepares", bugs{sharedScratch: true}, "concurrent: ", nil},
 		{"modifies its input", bugs{mutatesInput: true}, "input: ", nil},
 		{"panics in Finish", bugs{panicsInFinish: true}, "panic: ", nil},
+		{"leaks an answer's reservation", bugs{leakAnswers: true}, "leak", nil},
+		{"releases an answer twice", bugs{doubleRelease: true}, "double release", nil},
 		{"refuses a port it plugged", bugs{refusesPlugged: true}, "for its own plugged interface", nil},
 		{"hangs in Prepare", bugs{hangs: true}, "did not return", []providertest.Option{providertest.Wait(100 * time.Millisecond)}},
 		{"has an option without help", bugs{unhelpful: true}, `config: option "strict" has no Help`, nil},
@@ -277,5 +342,167 @@ func TestCatchesEachBug(t *testing.T) {
 			}
 			t.Errorf("the kit did not catch a provider that %s (want a failure containing %q); it reported:\n%s", tc.name, tc.check, strings.Join(errs, "\n"))
 		})
+	}
+}
+
+// TestOneLinePerBug: a leak, a double release and a panic in Finish,
+// CtxDestroy or Destroy each fail the kit with exactly one line that
+// names what went wrong: the call, the port and the op.
+func TestOneLinePerBug(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		b    bugs
+		want string
+	}{
+		{"leak", bugs{leakAnswers: true},
+			`providertest: fake: outstanding: Prepare(create, "lp1", map[vif-plug-type:fake vif-plug:fake:id:1]) twice, then Finish and CtxDestroy: Outstanding is 2, 0 after Init: an answer was not released (leak)`},
+		{"double release", bugs{doubleRelease: true},
+			`providertest: fake: outstanding: Prepare(create, "lp1", map[vif-plug-type:fake vif-plug:fake:id:1]) twice, then Finish and CtxDestroy: Outstanding is -1, 0 after Init: something was released twice (double release)`},
+		{"panic in Finish", bugs{panicsInFinish: true}, `providertest: fake: panic: Finish(create, "lp1") panicked: finish`},
+		{"panic in CtxDestroy", bugs{panicsInCtxDestroy: true}, `providertest: fake: panic: CtxDestroy(create, "lp1") panicked: ctx destroy`},
+		{"panic in Destroy", bugs{panicsInDestroy: true}, `providertest: fake: panic: Destroy panicked: destroy`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			errs := check(tc.b)
+			if len(errs) != 1 || errs[0] != tc.want {
+				t.Errorf("the kit reported %d line(s), want exactly\n%s\ngot:\n%s", len(errs), tc.want, strings.Join(errs, "\n"))
+			}
+		})
+	}
+}
+
+// A panic in CtxDestroy or Outstanding counting is reported even when
+// the answers are only released concurrently: the kit also checks at the
+// end.
+func TestOutstandingAtTheEnd(t *testing.T) {
+	var calls atomic.Int64
+	errs := check(bugs{}, providertest.Outstanding(func(p providers.Provider) int {
+		// Reports one more held after the concurrent check, as a leak
+		// there would.
+		if calls.Add(1) > 40 {
+			return p.(*fake).outstanding() + 1
+		}
+		return p.(*fake).outstanding()
+	}))
+	for _, e := range errs {
+		if strings.Contains(e, "outstanding: ") && strings.Contains(e, "(leak)") {
+			return
+		}
+	}
+	t.Fatalf("a provider holding one more at the end passed; the kit reported:\n%s", strings.Join(errs, "\n"))
+}
+
+// auditor checks the kit's calls against the contract the kit checks:
+// nothing before Init or after Destroy, and every nil Prepare(OpCreate)
+// answer ended by exactly one CtxDestroy, Finish only before it, both on
+// the in and out pointers Prepare got.
+type auditor struct {
+	mu        sync.Mutex
+	inited    bool
+	destroyed bool
+	answers   map[*providers.PortCtxOut]*providers.PortCtxIn
+	ended     map[*providers.PortCtxOut]bool
+	creates   int
+	errs      []string
+}
+
+func (a *auditor) bad(format string, args ...any) {
+	if msg := fmt.Sprintf(format, args...); !slices.Contains(a.errs, msg) {
+		a.errs = append(a.errs, msg)
+	}
+}
+
+func (a *auditor) live(method string) {
+	if !a.inited || a.destroyed {
+		a.bad("%s called outside Init..Destroy", method)
+	}
+}
+
+func (*auditor) Type() string                     { return "auditor" }
+func (*auditor) MaintainedIfaceOptions() []string { return []string{} }
+func (a *auditor) Init(providers.Env) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.inited = true
+	return nil
+}
+
+func (a *auditor) Destroy() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.destroyed = true
+	return nil
+}
+
+func (a *auditor) Prepare(_ context.Context, in *providers.PortCtxIn, out *providers.PortCtxOut) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.live("Prepare")
+	if in.Op == providers.OpRemove {
+		return nil
+	}
+	if _, err := strconv.Atoi(in.LportOptions[idKey]); err != nil {
+		return providers.Invalid("bad id")
+	}
+	a.creates++
+	a.answers[out] = in
+	out.Name = "a" + in.LportOptions[idKey]
+	return nil
+}
+
+func (a *auditor) end(method string, in *providers.PortCtxIn, out *providers.PortCtxOut) {
+	a.live(method)
+	switch prepared, ok := a.answers[out]; {
+	case !ok:
+		a.bad("%s got an out Prepare did not fill", method)
+	case prepared != in:
+		a.bad("%s got another in than Prepare", method)
+	case a.ended[out]:
+		a.bad("%s after CtxDestroy", method)
+	}
+}
+
+func (a *auditor) Finish(in *providers.PortCtxIn, out *providers.PortCtxOut) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if out != nil {
+		a.end("Finish", in, out)
+	}
+}
+
+func (a *auditor) CtxDestroy(in *providers.PortCtxIn, out *providers.PortCtxOut) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.end("CtxDestroy", in, out)
+	a.ended[out] = true
+}
+
+func TestKitKeepsTheContract(t *testing.T) {
+	var built []*auditor
+	f := providers.Factory{Type: "auditor", New: func(providers.Config) (providers.Provider, error) {
+		a := &auditor{answers: map[*providers.PortCtxOut]*providers.PortCtxIn{}, ended: map[*providers.PortCtxOut]bool{}}
+		built = append(built, a)
+		return a, nil
+	}}
+	providertest.TestProvider(t, f, providertest.Ports(
+		providertest.Port{Name: "lp1", Options: map[string]string{idKey: "1"}},
+		providertest.Port{Name: "lp2", Options: map[string]string{idKey: "2"}},
+		providertest.Port{Name: "bad", Options: map[string]string{idKey: "x"}, Want: providertest.Invalid},
+	))
+	var errs []string
+	creates, ended := 0, 0
+	for _, a := range built {
+		a.mu.Lock()
+		creates += a.creates
+		for out := range a.answers {
+			if a.ended[out] {
+				ended++
+			}
+		}
+		errs = append(errs, a.errs...)
+		a.mu.Unlock()
+	}
+	if creates == 0 || ended != creates || len(errs) > 0 {
+		t.Fatalf("the kit broke the contract: %d answers, %d ended by CtxDestroy\n%s", creates, ended, strings.Join(errs, "\n"))
 	}
 }

@@ -36,9 +36,13 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar"
 )
 
-// Version and Revision are the build's; the main package sets them from
-// its own variables, which make build stamps with
-// -ldflags "-X main.version=$(git describe --tags --always --dirty) -X main.revision=$(git rev-parse HEAD)".
+// Version and Revision are the build's, stamped by the linker (make
+// build does it; so does a vendor's build of its own main package):
+//
+//	-ldflags "-X github.com/ovn-vif-sidecar/ovn-vif-sidecar/cmd/ovn-vif-sidecar/app.Version=v1.2.3
+//	          -X github.com/ovn-vif-sidecar/ovn-vif-sidecar/cmd/ovn-vif-sidecar/app.Revision=<commit>"
+//
+// Unstamped, the version is "dev" and the revision Go's VCS stamp, if any.
 var (
 	Version  = ""
 	Revision = ""
@@ -227,6 +231,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 // provider is built from its configuration here; its Init, which touches
 // the system, runs later.
 func validate(f daemonFlags) (enabled []string, built map[string]providers.Provider, err error) {
+	if len(providers.Compiled()) == 0 {
+		return nil, nil, errors.New("no provider is compiled in: the main package must import one (see docs/providers.md)")
+	}
 	enabled, err = providers.Select(f.providers)
 	if err != nil {
 		return nil, nil, err

@@ -116,6 +116,11 @@ func (p *Provider) Prepare(ctx context.Context, in *providers.PortCtxIn, out *pr
 	if err := ctx.Err(); err != nil {
 		return providers.NotReady("prepare abandoned: %v", err)
 	}
+	// Only the userspace datapath has vhost-user ports; the bridge can be
+	// switched to it, so this may go away.
+	if in.BridgeDatapathType != "netdev" {
+		return providers.NotReady("integration bridge %s has datapath_type %q; vhost-user ports need netdev", in.BridgeName, in.BridgeDatapathType)
+	}
 	name, ok := in.LportOptions[OptSocket]
 	if !ok {
 		name = "vhu" + prefix(in.LportName, 11)

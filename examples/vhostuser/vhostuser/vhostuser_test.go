@@ -57,9 +57,25 @@ func setup(t *testing.T, dir string) providers.Provider {
 }
 
 func prepare(p providers.Provider, lport string, o map[string]string) (providers.PortCtxOut, error) {
+	return prepareOn(p, "netdev", lport, o)
+}
+
+func prepareOn(p providers.Provider, datapath, lport string, o map[string]string) (providers.PortCtxOut, error) {
 	var out providers.PortCtxOut
-	err := p.Prepare(context.Background(), &providers.PortCtxIn{Op: providers.OpCreate, LportName: lport, LportOptions: o}, &out)
+	in := &providers.PortCtxIn{Op: providers.OpCreate, LportName: lport, LportOptions: o, BridgeName: "br-int", BridgeDatapathType: datapath}
+	err := p.Prepare(context.Background(), in, &out)
 	return out, err
+}
+
+// On a kernel-datapath bridge vhost-user ports wait, until the bridge is
+// switched to the userspace one.
+func TestNeedsTheUserspaceDatapath(t *testing.T) {
+	p := setup(t, t.TempDir())
+	for _, dp := range []string{"", "system"} {
+		if _, err := prepareOn(p, dp, neutronPort, opts()); !providers.IsNotReady(err) || !strings.Contains(err.Error(), "need netdev") {
+			t.Errorf("datapath_type %q: %v, want not ready", dp, err)
+		}
+	}
 }
 
 func TestAnswers(t *testing.T) {
