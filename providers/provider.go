@@ -60,7 +60,7 @@ import (
 
 	"k8s.io/klog/v2"
 
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/slim/vswitch"
 )
 
 // Op says whether a port is being created (or updated) or removed. It
