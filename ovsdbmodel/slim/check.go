@@ -17,6 +17,11 @@ type Lack struct {
 	Why string
 }
 
+// Indexed reports a column the server indexes and the model lacks.
+func (l Lack) Indexed() bool { return l.Why == whyIndexed }
+
+const whyIndexed = "indexed by the server, absent from the model"
+
 func (l Lack) String() string {
 	if l.Column == "" {
 		return "table " + l.Table
@@ -52,7 +57,7 @@ func Lacks(need, server ovsdb.DatabaseSchema) []Lack {
 		for _, idx := range st.Indexes {
 			for _, col := range idx {
 				if _, ok := nt.Columns[col]; !ok {
-					out = append(out, Lack{Table: table, Column: col, Why: "indexed by the server, absent from the model"})
+					out = append(out, Lack{Table: table, Column: col, Why: whyIndexed})
 				}
 			}
 		}
