@@ -501,3 +501,87 @@ func TestSupportedVersionsTable(t *testing.T) {
 		t.Errorf("README's Supported versions table is not the release matrix; it should hold:\n%s", want)
 	}
 }
+
+// A Southbound older than 22.03 (doctored: 22.03's schema without
+// Port_Binding.requested_chassis, version 20.16.1) is refused with one
+// clear log line, a /readyz reason and the version in the metric; once
+// the database is converted to 22.03 under the running sidecar, it plugs.
+func TestSchemaFloor(t *testing.T) {
+	bin := os.Getenv(stack.EnvSidecarBin)
+	if bin == "" {
+		t.Fatalf("%s is not set: run make build and point it at bin/ovn-vif-sidecar", stack.EnvSidecarBin)
+	}
+	dir := releasesDir(t)
+	b, err := os.ReadFile(filepath.Join(dir, "ovn-sb-v22.03.0.ovsschema"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema map[string]any
+	if err := json.Unmarshal(b, &schema); err != nil {
+		t.Fatal(err)
+	}
+	schema["version"] = "20.16.1"
+	delete(schema["tables"].(map[string]any)["Port_Binding"].(map[string]any)["columns"].(map[string]any), "requested_chassis")
+	old := filepath.Join(t.TempDir(), "ovn-sb-old.ovsschema")
+	b, _ = json.Marshal(schema)
+	if err := os.WriteFile(old, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	m := startMatrixStack(t, bin, old, filepath.Join(dir, "vswitch-v2.17.0.ovsschema"))
+	m.setup(t)
+	m.startSidecar(t)
+	defer func() {
+		if t.Failed() {
+			t.Logf("sidecar log tail:\n%s", m.sidecarLog())
+		}
+	}()
+	const line = "OVN_Southbound schema 20.16.1 lacks Port_Binding.requested_chassis: OVN 22.03 or later is needed"
+	waitUntil(t, 30*time.Second, "/readyz to give the floor as the reason", func() error {
+		code, body, err := m.getText("/readyz")
+		if err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, "\nsb database not supported: "+line+"\n") {
+			return fmt.Errorf("/readyz %d %q %v", code, body, err)
+		}
+		return nil
+	})
+	_, metrics, err := m.getText("/metrics")
+	if err != nil || !strings.Contains(metrics, `ovn_vif_sidecar_db_schema_info{db="sb",version="20.16.1"} 1`) ||
+		!strings.Contains(metrics, `ovn_vif_sidecar_db_schema_info{db="ovs",version="8.3.0"} 1`) {
+		t.Errorf("/metrics lacks the schema versions (%v)", err)
+	}
+	// Several attempts later, still one line.
+	time.Sleep(3 * time.Second)
+	log, _ := os.ReadFile(filepath.Join(m.dir, "sidecar.log"))
+	if n := strings.Count(string(log), line); n != 1 {
+		t.Errorf("the floor line was logged %d times, want once", n)
+	}
+	if strings.Contains(string(log), "Mapper Error") {
+		t.Error("libovsdb's validation error reached the log; the floor line says it")
+	}
+
+	// The database is upgraded under the sidecar: it connects and plugs.
+	if out, err := exec.Command("ovsdb-client", "convert", "unix:"+m.sb, filepath.Join(dir, "ovn-sb-v22.03.0.ovsschema")).CombinedOutput(); err != nil {
+		t.Fatalf("ovsdb-client convert: %v\n%s", err, out)
+	}
+	m.bind(t, "lp1", 1, "1400")
+	waitUntil(t, 30*time.Second, "lp1 plugged after the upgrade", func() error {
+		if i := m.iface(t, "lp1"); i == nil || mtuOf(i) != "1400" {
+			return fmt.Errorf("interface %v", i)
+		}
+		return nil
+	})
+}
+
+func (m *matrixStack) getText(path string) (int, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+m.httpAddr+path, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	_, _ = buf.ReadFrom(resp.Body)
+	return resp.StatusCode, buf.String(), nil
+}
