@@ -156,3 +156,52 @@ func TestSchemaSaidAtConnect(t *testing.T) {
 		t.Errorf("ovn_vif_sidecar_db_schema_info: %s", got)
 	}
 }
+
+// oldInterface is an Interface without mtu_request.
+type oldInterface struct {
+	UUID        string            `ovsdb:"_uuid"`
+	Name        string            `ovsdb:"name"`
+	Type        string            `ovsdb:"type"`
+	Options     map[string]string `ovsdb:"options"`
+	ExternalIDs map[string]string `ovsdb:"external_ids"`
+	Error       *string           `ovsdb:"error"`
+}
+
+// An Open_vSwitch database lacking a needed column names the oldest OVS.
+func TestOVSSchemaBelowFloor(t *testing.T) {
+	schema := vswitch.Schema()
+	schema.Version = "7.16.0"
+	iface := schema.Tables[vswitch.InterfaceTable]
+	cols := map[string]*ovsdb.ColumnSchema{}
+	for name, c := range iface.Columns {
+		if name != "mtu_request" {
+			cols[name] = c
+		}
+	}
+	iface.Columns = cols
+	schema.Tables[vswitch.InterfaceTable] = iface
+	sock := filepath.Join(t.TempDir(), "db.sock")
+	memdb.Serve(t, "Open_vSwitch", func() (model.ClientDBModel, error) {
+		return model.NewClientDBModel("Open_vSwitch", map[string]model.Model{
+			vswitch.OpenvSwitchTable: &vswitch.OpenvSwitch{}, vswitch.BridgeTable: &vswitch.Bridge{},
+			vswitch.PortTable: &vswitch.Port{}, vswitch.InterfaceTable: &oldInterface{}, vswitch.SSLTable: &vswitch.SSL{},
+		})
+	}, schema, sock)
+	reg := providers.NewRegistry(nil)
+	if err := reg.Register(dummy.New()); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Config{OVSRemote: "unix:" + sock, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = e.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	const want = "Open_vSwitch schema 7.16.0 lacks Interface.mtu_request: Open vSwitch 2.17 or later is needed"
+	waitFor(t, "the OVS database refused", 10*time.Second, func() bool { return e.Health().OVS.Unsupported == want })
+	if code, body := readyz(t, e); code != http.StatusServiceUnavailable || !strings.Contains(body, "\novs database not supported: "+want+"\n") {
+		t.Errorf("/readyz = %d %q", code, body)
+	}
+}
