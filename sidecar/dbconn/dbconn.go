@@ -365,13 +365,17 @@ func (c *Conn) session(ctx context.Context) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err = cl.Connect(cctx)
+	timedOut := cctx.Err() != nil
 	cancel()
 	if err != nil {
 		cl.Close()
 		// The model may not fit the server's schema: look at the schema
-		// itself rather than at libovsdb's words for it.
-		if serr := c.probeSchema(ctx, eps, tlsCfg); serr != nil {
-			return serr
+		// itself rather than at libovsdb's words for it. A server that
+		// did not answer in time would not answer the probe either.
+		if !timedOut {
+			if serr := c.probeSchema(ctx, eps, tlsCfg); serr != nil {
+				return serr
+			}
 		}
 		return fmt.Errorf("connect %v: %w%s", eps, err, tlsHint(tlsCfg, err))
 	}
