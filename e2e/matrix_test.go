@@ -51,7 +51,7 @@ var releaseMatrix = []releasePair{
 	{"v23.03.0", "main", "OVS"},
 }
 
-func releasesDir(t *testing.T) string {
+func releasesDir(t testing.TB) string {
 	t.Helper()
 	root, err := stack.RepoRoot()
 	if err != nil {
@@ -97,7 +97,7 @@ type matrixStack struct {
 	dp, chassis string // SB row UUIDs
 }
 
-func startMatrixStack(t *testing.T, bin, sbSchema, ovsSchema string) *matrixStack {
+func startMatrixStack(t testing.TB, bin, sbSchema, ovsSchema string) *matrixStack {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "ovs-vif-matrix-")
 	if err != nil {
@@ -118,7 +118,7 @@ func startMatrixStack(t *testing.T, bin, sbSchema, ovsSchema string) *matrixStac
 
 // serve creates a database from schema and runs an ovsdb-server for it
 // until the test ends.
-func (m *matrixStack) serve(t *testing.T, name, schema, sock string) {
+func (m *matrixStack) serve(t testing.TB, name, schema, sock string) {
 	t.Helper()
 	db := filepath.Join(m.dir, name+".db")
 	if out, err := exec.Command("ovsdb-tool", "create", db, schema).CombinedOutput(); err != nil {
@@ -142,7 +142,7 @@ func (m *matrixStack) serve(t *testing.T, name, schema, sock string) {
 }
 
 // transact runs one transaction and fails the test on any error.
-func transact(t *testing.T, sock, db string, ops ...map[string]any) []map[string]any {
+func transact(t testing.TB, sock, db string, ops ...map[string]any) []map[string]any {
 	t.Helper()
 	req, _ := json.Marshal(append([]any{db}, anySlice(ops)...))
 	out, err := exec.Command("ovsdb-client", "transact", "unix:"+sock, string(req)).CombinedOutput()
@@ -188,7 +188,7 @@ func uuidOf(res map[string]any) string {
 
 // versions maps each row of the OVS tables the sidecar may write to its
 // _version: a row written, added or removed changes the map.
-func (m *matrixStack) versions(t *testing.T) map[string]string {
+func (m *matrixStack) versions(t testing.TB) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, table := range []string{"Open_vSwitch", "Bridge", "Port", "Interface"} {
@@ -203,7 +203,7 @@ func (m *matrixStack) versions(t *testing.T) map[string]string {
 }
 
 // iface returns the Interface row named name, or nil.
-func (m *matrixStack) iface(t *testing.T, name string) map[string]any {
+func (m *matrixStack) iface(t testing.TB, name string) map[string]any {
 	t.Helper()
 	res := transact(t, m.ovs, "Open_vSwitch", map[string]any{"op": "select", "table": "Interface",
 		"where": []any{[]any{"name", "==", name}}})
@@ -214,7 +214,7 @@ func (m *matrixStack) iface(t *testing.T, name string) map[string]any {
 	return rows[0].(map[string]any)
 }
 
-func (m *matrixStack) setup(t *testing.T) {
+func (m *matrixStack) setup(t testing.TB) {
 	t.Helper()
 	transact(t, m.ovs, "Open_vSwitch",
 		map[string]any{"op": "insert", "table": "Bridge", "uuid-name": "br", "row": map[string]any{"name": "br-int", "datapath_type": "netdev"}},
@@ -230,7 +230,7 @@ func (m *matrixStack) setup(t *testing.T) {
 }
 
 // bind inserts a Port_Binding requesting a dummy plug on ch1.
-func (m *matrixStack) bind(t *testing.T, lport string, key int, mtu string) {
+func (m *matrixStack) bind(t testing.TB, lport string, key int, mtu string) {
 	t.Helper()
 	transact(t, m.sb, "OVN_Southbound", map[string]any{"op": "insert", "table": "Port_Binding", "row": map[string]any{
 		"logical_port": lport, "tunnel_key": key, "datapath": []any{"uuid", m.dp},
@@ -247,7 +247,7 @@ func bindingOptions(mtu string) map[string]string {
 	return o
 }
 
-func (m *matrixStack) startSidecar(t *testing.T) {
+func (m *matrixStack) startSidecar(t testing.TB) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -269,7 +269,7 @@ func (m *matrixStack) startSidecar(t *testing.T) {
 	t.Cleanup(func() { m.stopSidecar(t) })
 }
 
-func (m *matrixStack) stopSidecar(t *testing.T) {
+func (m *matrixStack) stopSidecar(t testing.TB) {
 	if m.sidecar == nil {
 		return
 	}
@@ -329,7 +329,7 @@ func (m *matrixStack) sidecarLog() string {
 	return strings.Join(lines, "\n")
 }
 
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() error) {
+func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -352,7 +352,7 @@ func mtuOf(row map[string]any) string {
 	return ""
 }
 
-func (m *matrixStack) run(t *testing.T) {
+func (m *matrixStack) run(t testing.TB) {
 	m.setup(t)
 	m.bind(t, "lp1", 1, "1400")
 	m.startSidecar(t)
@@ -455,7 +455,7 @@ func (m *matrixStack) run(t *testing.T) {
 }
 
 // supportedVersionsTable renders releaseMatrix as README's table.
-func supportedVersionsTable(t *testing.T) string {
+func supportedVersionsTable(t testing.TB) string {
 	t.Helper()
 	version := func(file string) string {
 		b, err := os.ReadFile(filepath.Join(releasesDir(t), file))
@@ -586,4 +586,108 @@ func (m *matrixStack) getText(path string) (int, string, error) {
 	var buf bytes.Buffer
 	_, _ = buf.ReadFrom(resp.Body)
 	return resp.StatusCode, buf.String(), nil
+}
+
+// BenchmarkSidecarRSS1000Local100kForeign: the sidecar's resident memory
+// once it has plugged 1000 bindings of its chassis, on a Southbound (OVN
+// 23.03 schema) that also holds 100,000 bindings of another chassis.
+// Each iteration starts the sidecar on an empty bridge.
+// `go test -tags e2e -run XXX -bench SidecarRSS -benchtime=3x ./e2e/`.
+func BenchmarkSidecarRSS1000Local100kForeign(b *testing.B) {
+	bin := os.Getenv(stack.EnvSidecarBin)
+	if bin == "" {
+		b.Fatalf("%s is not set: run make build and point it at bin/ovn-vif-sidecar", stack.EnvSidecarBin)
+	}
+	dir := releasesDir(b)
+	m := startMatrixStack(b, bin, filepath.Join(dir, "ovn-sb-v23.03.0.ovsschema"), filepath.Join(dir, "vswitch-v3.1.0.ovsschema"))
+	m.setup(b)
+	// The foreign chassis and its bindings, on datapaths of their own
+	// (tunnel keys are unique per datapath and at most 32767).
+	res := transact(b, m.sb, "OVN_Southbound",
+		map[string]any{"op": "insert", "table": "Encap", "uuid-name": "enc", "row": map[string]any{"type": "geneve", "ip": "192.0.2.2", "chassis_name": "ch2"}},
+		map[string]any{"op": "insert", "table": "Chassis", "row": map[string]any{"name": "ch2", "hostname": "dpu2", "encaps": []any{"named-uuid", "enc"}}})
+	ch2 := uuidOf(res[1])
+	const foreign, perDatapath, batch = 100000, 25000, 300
+	var dp string
+	var ops []map[string]any
+	for i := range foreign {
+		if i%perDatapath == 0 {
+			dp = uuidOf(transact(b, m.sb, "OVN_Southbound", map[string]any{"op": "insert", "table": "Datapath_Binding", "row": map[string]any{"tunnel_key": 2 + i/perDatapath}})[0])
+		}
+		ops = append(ops, map[string]any{"op": "insert", "table": "Port_Binding", "row": map[string]any{
+			"logical_port": fmt.Sprintf("f%d", i), "tunnel_key": 1 + i%perDatapath, "datapath": []any{"uuid", dp},
+			"requested_chassis": []any{"uuid", ch2},
+			"options":           ovsMap(map[string]string{"requested-chassis": "ch2", "vif-plug-type": "dummy"}),
+			"external_ids":      ovsMap(map[string]string{"neutron:device_owner": "compute:nova", "neutron:port_name": fmt.Sprintf("port-%d", i)}),
+		}})
+		// One argument of ovsdb-client is at most 128 KiB.
+		if len(ops) == batch {
+			transact(b, m.sb, "OVN_Southbound", ops...)
+			ops = nil
+		}
+	}
+	for i := range 1000 {
+		ops = append(ops, map[string]any{"op": "insert", "table": "Port_Binding", "row": map[string]any{
+			"logical_port": fmt.Sprintf("l%d", i), "tunnel_key": 1 + i, "datapath": []any{"uuid", m.dp},
+			"requested_chassis": []any{"uuid", m.chassis},
+			"options":           ovsMap(bindingOptions("1400")),
+		}})
+		if len(ops) == batch {
+			transact(b, m.sb, "OVN_Southbound", ops...)
+			ops = nil
+		}
+	}
+	transact(b, m.sb, "OVN_Southbound", ops...)
+
+	plugged := func() int {
+		res := transact(b, m.ovs, "Open_vSwitch", map[string]any{"op": "select", "table": "Interface", "where": []any{}, "columns": []string{"name"}})
+		rows, _ := res[0]["rows"].([]any)
+		return len(rows)
+	}
+	var rss []float64
+	for b.Loop() {
+		b.StopTimer()
+		m.stopSidecar(b)
+		// An empty bridge: OVS collects the Ports and Interfaces.
+		transact(b, m.ovs, "Open_vSwitch", map[string]any{"op": "update", "table": "Bridge",
+			"where": []any{[]any{"name", "==", "br-int"}}, "row": map[string]any{"ports": []any{"set", []any{}}}})
+		b.StartTimer()
+		m.startSidecar(b)
+		waitUntil(b, 2*time.Minute, "1000 plugged", func() error {
+			if n := plugged(); n < 1000 {
+				return fmt.Errorf("%d plugged", n)
+			}
+			return nil
+		})
+		b.StopTimer()
+		// Settled: the status is written and the dump released.
+		time.Sleep(3 * time.Second)
+		kb, err := vmRSS(m.sidecar.Process.Pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rss = append(rss, float64(kb))
+		b.StartTimer()
+	}
+	var sum float64
+	for _, v := range rss {
+		sum += v
+	}
+	b.ReportMetric(sum/float64(len(rss))/1024, "rss-MiB")
+}
+
+// vmRSS reads a process's resident set size in KiB.
+func vmRSS(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			var kb int
+			_, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb)
+			return kb, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
