@@ -111,7 +111,7 @@ example:
 	cd $(EXAMPLE) && $(GO) build -ldflags "$(LDFLAGS)" -o $(CURDIR)/bin/ovn-vif-sidecar-vhostuser .
 
 e2e:
-	OVN_VIF_SIDECAR_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -timeout=$(E2E_TIMEOUT) ./e2e/...
+	OVN_VIF_SIDECAR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -v -timeout=$(E2E_TIMEOUT) ./e2e/...
 
 lint:
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); \

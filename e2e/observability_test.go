@@ -242,7 +242,7 @@ func TestObservability(t *testing.T) {
 	s.Eventually(plugTimeout, "/readyz 503 with OVS connected and SB not, saying why", func() error {
 		code, body := opReadyz(s)
 		first, reasons, _ := strings.Cut(body, "\n")
-		if code != http.StatusServiceUnavailable || first != "primed=false ovs_connected=true sb_connected=false" ||
+		if code != http.StatusServiceUnavailable || !strings.HasPrefix(first, `primed=false ovs_connected=true sb_connected=false ovs_schema="Open_vSwitch `) ||
 			!strings.HasPrefix(reasons, "sb database not connected: ") {
 			return fmt.Errorf("/readyz = %d %q", code, body)
 		}
@@ -279,7 +279,8 @@ func TestObservability(t *testing.T) {
 	s.SB.Start()
 	s.Eventually(time.Minute, "/readyz 200 once SB is up", func() error {
 		code, body := opReadyz(s)
-		if code != http.StatusOK || body != "primed=true ovs_connected=true sb_connected=true" {
+		if code != http.StatusOK || !strings.HasPrefix(body, `primed=true ovs_connected=true sb_connected=true ovs_schema="Open_vSwitch `) ||
+			!strings.Contains(body, ` sb_schema="OVN_Southbound `) || strings.Contains(body, "\n") {
 			return fmt.Errorf("/readyz = %d %q", code, body)
 		}
 		return nil

@@ -1,12 +1,13 @@
-// Package ovsdbmodel holds the OVSDB schemas the sidecar is built against
-// and the libovsdb models generated from them.
+// Package ovsdbmodel holds OVSDB schemas and the libovsdb models generated
+// from them.
 //
-// The schemas are the oldest supported: Open vSwitch 3.1 and OVN 23.03 as
-// shipped by Debian 12. A model column missing from a server's schema makes
-// the connection fail, so newer servers are fine and older ones are not.
-//
-// The sidecar uses vswitch and sb; nb is used only by the benchmark
-// (internal/bench), which writes Logical_Switch_Ports.
+// The sidecar's clients use the slim models (slim/vswitch, slim/sb): only
+// the columns it reads or writes, so that every release from Open vSwitch
+// 2.17 and OVN 22.03 on validates them (libovsdb refuses a model column
+// the server's schema lacks). releases/ holds the schemas of those
+// releases. The full models here (Open vSwitch 3.1, OVN 23.03, as Debian
+// 12 ships them) are for tests and tools: test servers, and the benchmark
+// (internal/bench), which also writes Logical_Switch_Ports with nb.
 package ovsdbmodel
 
 //go:generate go tool modelgen --extended -p vswitch -o vswitch vswitch.ovsschema

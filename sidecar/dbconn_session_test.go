@@ -16,7 +16,8 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/memdb"
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
+	fullsb "github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/slim/sb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/dbconn"
 )
 
@@ -74,7 +75,7 @@ func (p *dropProxy) dropAll() {
 func TestDBConnReconnectsWithinSession(t *testing.T) {
 	dir := t.TempDir()
 	srvSock, pxSock := filepath.Join(dir, "sb.sock"), filepath.Join(dir, "px.sock")
-	memdb.Serve(t, "OVN_Southbound", sb.FullDatabaseModel, sb.Schema(), srvSock)
+	memdb.Serve(t, "OVN_Southbound", fullsb.FullDatabaseModel, fullsb.Schema(), srvSock)
 	px := newDropProxy(t, pxSock, srvSock)
 	writer := memdb.Dial(t, sb.FullDatabaseModel, srvSock)
 

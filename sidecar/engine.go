@@ -26,8 +26,8 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/logs"
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/slim/sb"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/slim/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/dbconn"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
@@ -181,10 +181,15 @@ func New(cfg Config) (*Engine, error) {
 		ovs, sb := e.Connected()
 		return ovs, sb, e.Primed()
 	}
+	e.metrics.state.schemas = func() map[string]string {
+		return map[string]string{"ovs": e.ovs.Schema().Version, "sb": e.sb.Schema().Version}
+	}
 	e.writer = newWriter(cfg.OVSRemote, ovsModel)
 	e.ovs = dbconn.New("ovs", ovsModel, cfg.MetricsRegistry, Namespace)
 	e.ovs.Endpoints = func() ([]string, *tls.Config, error) { return []string{cfg.OVSRemote}, nil, nil }
 	e.ovs.Monitor = ovsMonitor
+	ovsNeeds := vswitch.Schema()
+	e.ovs.Needs, e.ovs.Floor = &ovsNeeds, FloorOVS
 	e.ovsBarrier = newUpdateBarrier(vswitch.SSLTable, func(uuid string) model.Model { return &vswitch.SSL{UUID: uuid} })
 	e.ovs.Handler = func() cache.EventHandler { return e.ovsBarrier.wrap(e.ovsHandler()) }
 	// Set before the connection counts as synced, so that one release
@@ -203,6 +208,8 @@ func New(cfg Config) (*Engine, error) {
 	e.sb.Endpoints = e.sbEndpoints
 	e.sb.Clustered = "OVN_Southbound"
 	e.sb.Monitor = e.sbMonitor
+	sbNeeds := sb.Schema()
+	e.sb.Needs, e.sb.Floor = &sbNeeds, FloorOVN
 	e.sbBarrier = newUpdateBarrier(sb.SSLTable, func(uuid string) model.Model { return &sb.SSL{UUID: uuid} })
 	e.sb.Handler = func() cache.EventHandler { return e.sbBarrier.wrap(e.sbHandler()) }
 	e.sb.BeforeUp = func(tc *cache.TableCache) {

@@ -3,7 +3,7 @@ package sidecar
 import (
 	"errors"
 
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/slim/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/dbconn"
 )
 
@@ -37,7 +37,17 @@ type ProviderHealth struct {
 type DBHealth struct {
 	Connected bool   `json:"connected"`
 	LastError string `json:"last_error,omitempty"`
+	// Schema is the server's schema name and version, last seen.
+	Schema string `json:"schema,omitempty"`
+	// Unsupported says why the server's schema is refused (too old).
+	Unsupported string `json:"unsupported,omitempty"`
 }
+
+// The oldest releases whose schemas hold the slim models' columns.
+const (
+	FloorOVN = "OVN 22.03"
+	FloorOVS = "Open vSwitch 2.17"
+)
 
 // Health computes the daemon's state now, from the live caches.
 func (e *Engine) Health() Health {
@@ -60,7 +70,9 @@ func (e *Engine) Health() Health {
 	}{{"ovs", h.OVS}, {"sb", h.SB}} {
 		if !db.h.Connected {
 			r := db.name + " database not connected"
-			if db.h.LastError != "" {
+			if db.h.Unsupported != "" {
+				r = db.name + " database not supported: " + db.h.Unsupported
+			} else if db.h.LastError != "" {
 				r += ": " + db.h.LastError
 			}
 			h.Reasons = append(h.Reasons, r)
@@ -93,9 +105,13 @@ func (e *Engine) Health() Health {
 }
 
 func dbHealth(c *dbconn.Conn) DBHealth {
-	h := DBHealth{Connected: c.Synced()}
+	h := DBHealth{Connected: c.Synced(), Schema: c.Schema().String()}
 	if err := c.LastError(); err != nil && !h.Connected && !errors.Is(err, dbconn.ErrRestart) {
 		h.LastError = err.Error()
+		var schemaErr *dbconn.SchemaError
+		if errors.As(err, &schemaErr) {
+			h.Unsupported = schemaErr.Error()
+		}
 	}
 	return h
 }

@@ -18,7 +18,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/memdb"
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/slim/sb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers/dummy"
 )
@@ -66,7 +66,7 @@ func TestReadyzAndChassisLogs(t *testing.T) {
 	e, _ := m.startEngine(t)
 
 	waitFor(t, "ready", 5*time.Second, func() bool { return e.Health().Ready })
-	if code, body := readyz(t, e); code != http.StatusOK || body != "primed=true ovs_connected=true sb_connected=true\n" {
+	if code, body := readyz(t, e); code != http.StatusOK || body != `primed=true ovs_connected=true sb_connected=true ovs_schema="Open_vSwitch 8.3.1" sb_schema="OVN_Southbound 20.27.0"`+"\n" {
 		t.Errorf("/readyz = %d %q, want 200 and no reasons", code, body)
 	}
 	if n := logs.count("no chassis name"); n != 0 {

@@ -16,7 +16,7 @@ func (e *Engine) httpHandler() http.Handler {
 		if !h.Ready {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
-		fmt.Fprintf(w, "primed=%t ovs_connected=%t sb_connected=%t\n", h.Primed, h.OVS.Connected, h.SB.Connected)
+		fmt.Fprintf(w, "primed=%t ovs_connected=%t sb_connected=%t ovs_schema=%q sb_schema=%q\n", h.Primed, h.OVS.Connected, h.SB.Connected, h.OVS.Schema, h.SB.Schema)
 		for _, r := range h.Reasons {
 			fmt.Fprintln(w, r)
 		}

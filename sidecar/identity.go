@@ -5,7 +5,7 @@ import (
 
 	"github.com/ovn-kubernetes/libovsdb/cache"
 
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/slim/sb"
 )
 
 // identity tracks who the sidecar is and which Chassis row its SB monitor

@@ -10,7 +10,7 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/memdb"
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/slim/sb"
 )
 
 func TestIdentityFromOVSAndFlags(t *testing.T) {

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/slim/sb"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/slim/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 

@@ -13,8 +13,10 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/memdb"
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
+	fullsb "github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/slim/sb"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/slim/vswitch"
+	fullvs "github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers/dummy"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
@@ -44,8 +46,8 @@ func must[T any](t testing.TB) func(T, error) T {
 func newMemStack(t testing.TB) *memStack {
 	dir := t.TempDir()
 	m := &memStack{ovsSock: filepath.Join(dir, "db.sock"), sbSock: filepath.Join(dir, "sb.sock")}
-	memdb.Serve(t, "Open_vSwitch", vswitch.FullDatabaseModel, vswitch.Schema(), m.ovsSock)
-	memdb.Serve(t, "OVN_Southbound", sb.FullDatabaseModel, sb.Schema(), m.sbSock)
+	memdb.Serve(t, "Open_vSwitch", fullvs.FullDatabaseModel, fullvs.Schema(), m.ovsSock)
+	memdb.Serve(t, "OVN_Southbound", fullsb.FullDatabaseModel, fullsb.Schema(), m.sbSock)
 	m.ovs = memdb.Dial(t, vswitch.FullDatabaseModel, m.ovsSock)
 	m.sb = memdb.Dial(t, sb.FullDatabaseModel, m.sbSock)
 
@@ -96,7 +98,8 @@ func (m *memStack) datapath(t testing.TB) string {
 	if v, ok := dpOnce.Load(m); ok {
 		return v.(string)
 	}
-	res := memdb.Commit(t, m.sb, must[[]ovsdb.Operation](t)(m.sb.Create(&sb.DatapathBinding{UUID: "dp", TunnelKey: 1}))...)
+	// A raw insert: the slim model has no Datapath_Binding.
+	res := memdb.Commit(t, m.sb, ovsdb.Operation{Op: ovsdb.OperationInsert, Table: fullsb.DatapathBindingTable, Row: ovsdb.Row{"tunnel_key": 1}})
 	dpOnce.Store(m, res[0].UUID.GoUUID)
 	return res[0].UUID.GoUUID
 }

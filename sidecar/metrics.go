@@ -28,13 +28,16 @@ type Metrics struct {
 }
 
 type stateCollector struct {
-	connected, primed *prometheus.Desc
-	read              func() (ovs, sb, primed bool)
+	connected, primed, schema *prometheus.Desc
+	read                      func() (ovs, sb, primed bool)
+	// schemas gives each database's last seen schema version.
+	schemas func() map[string]string
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.connected
 	ch <- c.primed
+	ch <- c.schema
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -45,6 +48,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, b2f(ovs), "ovs")
 	ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, b2f(sb), "sb")
 	ch <- prometheus.MustNewConstMetric(c.primed, prometheus.GaugeValue, b2f(primed))
+	if c.schemas != nil {
+		for db, version := range c.schemas() {
+			if version != "" {
+				ch <- prometheus.MustNewConstMetric(c.schema, prometheus.GaugeValue, 1, db, version)
+			}
+		}
+	}
 }
 
 // NewMetrics creates the metrics and registers them with reg, if non-nil.
@@ -71,6 +81,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		state: &stateCollector{
 			connected: prometheus.NewDesc(Namespace+"_db_connected", "1 when the database connection is up and its initial dump is done.", []string{"db"}, nil),
 			primed:    prometheus.NewDesc(Namespace+"_primed", "1 when both databases have synced since their last (re)connect and the chassis is known; unplugging is allowed.", nil, nil),
+			schema:    prometheus.NewDesc(Namespace+"_db_schema_info", "1 for the schema version of each database's server, last seen (also when refused as too old).", []string{"db", "version"}, nil),
 		},
 	}
 	if reg != nil {

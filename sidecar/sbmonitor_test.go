@@ -8,7 +8,7 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/memdb"
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/slim/sb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers/dummy"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )

@@ -8,7 +8,8 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/memdb"
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/slim/vswitch"
+	fullvs "github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/ovsops"
 )
 
@@ -16,7 +17,7 @@ import (
 func newTestWriter(t *testing.T) *writer {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "db.sock")
-	memdb.Serve(t, "Open_vSwitch", vswitch.FullDatabaseModel, vswitch.Schema(), sock)
+	memdb.Serve(t, "Open_vSwitch", fullvs.FullDatabaseModel, fullvs.Schema(), sock)
 	cm, err := vswitch.FullDatabaseModel()
 	if err != nil {
 		t.Fatal(err)

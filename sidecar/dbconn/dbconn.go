@@ -18,11 +18,13 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/klog/v2"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/backoff"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/logs"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/slim"
 )
 
 // Conn owns one OVSDB connection and its single monitor. Every session
@@ -48,6 +50,11 @@ type Conn struct {
 	// BeforeUp runs with the new dump in the cache, before the connection
 	// counts as synced (so before any pass can read it).
 	BeforeUp func(tc *cache.TableCache)
+	// Needs, if set, is the schema the model needs (a slim schema), and
+	// Floor names the oldest release that has it ("OVN 22.03"): a server
+	// lacking part of it is refused with a SchemaError naming both.
+	Needs *ovsdb.DatabaseSchema
+	Floor string
 
 	metrics   prometheus.Registerer
 	namespace string
@@ -77,6 +84,39 @@ type Conn struct {
 	// causes are the failure causes logged since the last success, so
 	// that a new cause is always logged, an old one only now and then.
 	causes causeSet
+	// schema is the name and version of the last server schema seen.
+	schema SchemaInfo
+}
+
+// SchemaInfo names a server's schema.
+type SchemaInfo struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+func (s SchemaInfo) String() string {
+	if s.Name == "" {
+		return ""
+	}
+	return s.Name + " " + s.Version
+}
+
+// SchemaError: the server's schema lacks what the model needs.
+type SchemaError struct {
+	Schema SchemaInfo
+	Floor  string
+	Lacks  []slim.Lack
+}
+
+func (e *SchemaError) Error() string {
+	for _, l := range e.Lacks {
+		if l.Indexed() {
+			// Newer than this sidecar knows: an index over a column the
+			// model does not hold would break the cache.
+			return fmt.Sprintf("%s schema %s has %s: this ovn-vif-sidecar is too old for it", e.Schema.Name, e.Schema.Version, slim.Describe(e.Lacks))
+		}
+	}
+	return fmt.Sprintf("%s schema %s lacks %s: %s or later is needed", e.Schema.Name, e.Schema.Version, slim.Describe(e.Lacks), e.Floor)
 }
 
 // ErrAwaitingIdentity: the SB remote or chassis comes from the
@@ -164,6 +204,21 @@ func (c *Conn) Synced() bool {
 	return c.synced
 }
 
+// Schema is the last server schema seen, connected or refused; zero
+// before any.
+func (c *Conn) Schema() SchemaInfo {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.schema
+}
+
+// Attempts counts the failed attempts since the connection last stayed up.
+func (c *Conn) Attempts() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.attempts
+}
+
 // LastError is the most recent connection error, for status.
 func (c *Conn) LastError() error {
 	c.mu.RLock()
@@ -204,8 +259,16 @@ func (c *Conn) Run(ctx context.Context) {
 			continue
 		}
 		delay := backoff.Jittered(n, retryBase, retryMax)
-		// Waiting for the OVS identity is not a failure: nothing to log.
-		if !errors.Is(err, ErrAwaitingIdentity) && (c.causes.first(err) || n <= 3 || n%20 == 0) {
+		var schemaErr *SchemaError
+		switch {
+		case errors.Is(err, ErrAwaitingIdentity):
+			// Waiting for the OVS identity is not a failure: nothing to log.
+		case errors.As(err, &schemaErr):
+			// One line says it; retrying since the database may be upgraded.
+			if c.causes.first(err) || n%100 == 0 {
+				logs.WarnS(err.Error(), "db", c.name, "attempt", n, "retryIn", delay)
+			}
+		case c.causes.first(err) || n <= 3 || n%20 == 0:
 			logs.WarnS("OVSDB connection failed; retrying", "db", c.name, "err", err, "attempt", n, "retryIn", delay)
 		}
 		select {
@@ -302,10 +365,24 @@ func (c *Conn) session(ctx context.Context) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err = cl.Connect(cctx)
+	timedOut := cctx.Err() != nil
 	cancel()
 	if err != nil {
 		cl.Close()
+		// The model may not fit the server's schema: look at the schema
+		// itself rather than at libovsdb's words for it. A server that
+		// did not answer in time would not answer the probe either.
+		if !timedOut {
+			if serr := c.probeSchema(ctx, eps, tlsCfg); serr != nil {
+				return serr
+			}
+		}
 		return fmt.Errorf("connect %v: %w%s", eps, err, tlsHint(tlsCfg, err))
+	}
+	// Connected, the schema may still hold an index the model lacks.
+	if err := c.checkSchema(cl.Schema()); err != nil {
+		cl.Close()
+		return err
 	}
 	if resumable {
 		// The connection may be lost and libovsdb reconnecting by the
@@ -445,11 +522,60 @@ func (c *Conn) up(cl client.Client, msg string, kv ...any) {
 	}
 	c.mu.Lock()
 	c.cl, c.tc, c.synced, c.lastErr, c.syncedAt, c.causes = cl, cl.Cache(), true, nil, time.Now(), nil
+	schema := c.schema
 	c.mu.Unlock()
-	c.logger.Info(msg, kv...)
+	c.logger.Info(msg, append(kv, "schema", schema.String())...)
 	if c.OnUp != nil {
 		c.OnUp()
 	}
+}
+
+// checkSchema records server's name and version and compares it with
+// Needs.
+func (c *Conn) checkSchema(server ovsdb.DatabaseSchema) error {
+	info := SchemaInfo{Name: server.Name, Version: server.Version}
+	c.mu.Lock()
+	c.schema = info
+	c.mu.Unlock()
+	if c.Needs == nil {
+		return nil
+	}
+	if lacks := slim.Lacks(*c.Needs, server); len(lacks) > 0 {
+		return &SchemaError{Schema: info, Floor: c.Floor, Lacks: lacks}
+	}
+	return nil
+}
+
+// probeSchema fetches the server's schema with a client whose model has
+// no table, which any schema validates, and compares it with Needs. It
+// returns nil if the schema fits or cannot be read.
+func (c *Conn) probeSchema(ctx context.Context, eps []string, tlsCfg *tls.Config) error {
+	if c.Needs == nil {
+		return nil
+	}
+	empty, err := model.NewClientDBModel(c.dbModel.Name(), map[string]model.Model{})
+	if err != nil {
+		return nil
+	}
+	logger := c.logger.V(4)
+	opts := []client.Option{client.WithLeaderOnly(false), client.WithLogger(&logger)}
+	for _, ep := range eps {
+		opts = append(opts, client.WithEndpoint(ep))
+	}
+	if tlsCfg != nil {
+		opts = append(opts, client.WithTLSConfig(tlsCfg))
+	}
+	cl, err := client.NewOVSDBClient(empty, opts...)
+	if err != nil {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := cl.Connect(cctx); err != nil {
+		return nil
+	}
+	defer cl.Close()
+	return c.checkSchema(cl.Schema())
 }
 
 // tablePointers identifies the row caches of cl's tables: libovsdb

@@ -266,3 +266,29 @@ func TestStatusHealthHeader(t *testing.T) {
 		}
 	}
 }
+
+// The header names each server's schema, and says when one is too old.
+func TestStatusHeaderSchemas(t *testing.T) {
+	const floor = "OVN_Southbound schema 20.16.1 lacks Port_Binding.requested_chassis: OVN 22.03 or later is needed"
+	h := sidecar.Health{
+		OVS:     sidecar.DBHealth{Connected: true, Schema: "Open_vSwitch 8.3.0"},
+		SB:      sidecar.DBHealth{LastError: floor, Unsupported: floor, Schema: "OVN_Southbound 20.16.1"},
+		Chassis: "dpu1", Bridge: "br-int", BridgeFound: true,
+		Reasons: []string{"sb database not supported: " + floor},
+	}
+	addr := fakeDaemon(t, nil, h)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"status", "--http-addr=" + addr}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"OVS database: connected, schema Open_vSwitch 8.3.0\n",
+		"SB database:  not supported: " + floor + "\n",
+		"Ready:        no: sb database not supported: " + floor,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status output lacks %q:\n%s", want, out)
+		}
+	}
+}

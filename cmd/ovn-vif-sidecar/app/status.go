@@ -115,8 +115,15 @@ func getJSON(cl *http.Client, addr, path string, v any) error {
 func printHealth(w io.Writer, h sidecar.Health) {
 	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
 	db := func(d sidecar.DBHealth) string {
+		schema := ""
+		if d.Schema != "" {
+			schema = ", schema " + d.Schema
+		}
 		if d.Connected {
-			return "connected"
+			return "connected" + schema
+		}
+		if d.Unsupported != "" {
+			return "not supported: " + d.Unsupported
 		}
 		if d.LastError != "" {
 			return "not connected: " + d.LastError
