@@ -278,8 +278,8 @@ func TestStatusHeaderSchemas(t *testing.T) {
 	}
 	addr := fakeDaemon(t, nil, h)
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"status", "--http-addr=" + addr}, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr.String())
+	if code := run([]string{"status", "--http-addr=" + addr}, &stdout, &stderr); code != exitNotReady {
+		t.Fatalf("exit %d, want %d (not ready): %s", code, exitNotReady, stderr.String())
 	}
 	out := stdout.String()
 	for _, want := range []string{
