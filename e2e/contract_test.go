@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 // OVN's "ovn-controller - VIF plugging" scenarios (tests/ovn-controller.at,

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 // Fault injection on the real stack (issue 9): the sidecar, the local OVS

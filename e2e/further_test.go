@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 // Where this project goes further than OVN 23.03 (see "Beyond OVN" in
