@@ -333,6 +333,8 @@ func TestFurtherRestartZeroWrites(t *testing.T) {
 	start := time.Now()
 	s.Sidecar.Start()
 	ready := ctWaitReady(t, s, time.Minute)
+	// A quiet window, not a settle: a restart must write nothing, now or
+	// in the passes that follow ready.
 	time.Sleep(2 * time.Second)
 	t.Logf("restarted sidecar ready %v after start; compared 2 s later", ready.Sub(start).Round(time.Millisecond))
 
