@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -40,8 +41,10 @@ type IfaceMonitor struct {
 	err    error
 	lines  int
 	fence  string // the last fence value the monitor reported
-	fences int    // fences written
 }
+
+// fenceSeq makes every fence value new, also across monitors of a stack.
+var fenceSeq atomic.Int64
 
 // fenceKey is the br-int Interface external_ids key Fence writes.
 const fenceKey = "e2e-monitor-fence"
@@ -180,10 +183,7 @@ func isFence(ev IfaceEvent) (string, bool) {
 // marker's own update is not recorded as an event.
 func (m *IfaceMonitor) Fence() {
 	m.s.tb.Helper()
-	m.mu.Lock()
-	m.fences++
-	v := fmt.Sprint(m.fences)
-	m.mu.Unlock()
+	v := fmt.Sprint(fenceSeq.Add(1))
 	m.s.VSCtl("set", "Interface", "br-int", "external_ids:"+fenceKey+"="+v)
 	Eventually(m.s.tb, startTimeout, "the interface monitor's fence "+v, func() error {
 		m.mu.Lock()
