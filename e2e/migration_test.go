@@ -190,3 +190,127 @@ func TestMigrationFromOVNPluggingAndBack(t *testing.T) {
 	s.NBCtl(dummyOptions("mg3", s.Chassis, 1500)...)
 	ctWaitIface(t, s, ctDummyWant("mg3", 1500))
 }
+
+// TestMigrationBothPlugging: the sidecar and ovn-controller
+// --enable-dummy-vif-plug both running on the same ports by mistake.
+// They must not fight: every port is plugged once, updates and unplugs
+// settle with nothing written after. The operator is told, in a warning
+// and the port's status, when the other agent's write lands first; and
+// when some agent keeps rewriting a port, the loop backstop stops the
+// sidecar's side and its reason says another agent is at work.
+func TestMigrationBothPlugging(t *testing.T) {
+	t.Parallel()
+	s := stack.New(t, stack.Options{ControllerArgs: []string{dummyPlugFlag}})
+	mon := s.MonitorInterfaces()
+	var lsps []string
+	s.NBCtl("ls-add", sw)
+	for i := range 10 {
+		lsp := fmt.Sprintf("bp%d", i)
+		lsps = append(lsps, lsp)
+		s.NBCtl(append([]string{"lsp-add", sw, lsp, "--"}, dummyOptions(lsp, s.Chassis, 0)...)...)
+	}
+	for _, lsp := range lsps {
+		ctWaitIface(t, s, ctDummyWant(lsp, 0))
+	}
+	s.WaitLSPsUp(plugTimeout, lsps...)
+	mgWaitSidecarSees(t, s, lsps...)
+
+	// Both update and unplug; whichever is first, the other finds
+	// nothing to do. When the SB news reaches the sidecar before the
+	// other agent's write, the two writes are the same and nothing shows
+	// it: the deterministic case of being told is below.
+	s.NBCtl(dummyOptions("bp1", s.Chassis, 1450)...)
+	ctWaitIface(t, s, ctDummyWant("bp1", 1450))
+	s.NBCtl("lsp-del", "bp2")
+	s.Eventually(plugTimeout, "bp2 unplugged", func() error {
+		if _, ok := s.Interface("bp2"); ok {
+			return fmt.Errorf("Interface bp2 still there")
+		}
+		return nil
+	})
+	s.NBCtl(dummyOptions("bp3", s.Chassis, 9000)...)
+	ctWaitIface(t, s, ctDummyWant("bp3", 9000))
+
+	// No fight: once settled, nobody writes.
+	writes := ftMonitorWrites(t, s)
+	tx0 := ftSidecarTxns(t, s)
+	time.Sleep(3 * time.Second) // a quiet window: a fight would write in it
+	if perTable, most := writes.since(time.Time{}); most != 0 {
+		t.Errorf("with both agents settled, ovsdb-server committed plug writes: %v", perTable)
+	}
+	mon.Fence() // after the count: the fence is a write too
+	if tx := ftSidecarTxns(t, s); tx != tx0 {
+		t.Errorf("the sidecar made %d OVS transactions while settled", tx-tx0)
+	}
+	inserts := map[string]int{}
+	for _, ev := range mon.Events() {
+		switch {
+		case ev.Action == "insert":
+			inserts[ev.Name]++
+		case ev.Action == "delete" && ev.Name != "bp2":
+			t.Errorf("Interface %s deleted", ev.Name)
+		}
+	}
+	for _, lsp := range lsps {
+		if inserts[lsp] != 1 {
+			t.Errorf("Interface %s inserted %d times, want once", lsp, inserts[lsp])
+		}
+	}
+	writes.stop()
+
+	// An interface deleted by hand while the sidecar is stalled is
+	// plugged again by ovn-controller: the sidecar, back, sees a delete
+	// it did not make and tells the operator, in the port's status and
+	// one warning.
+	s.Sidecar.Pause()
+	old, _ := s.Interface("bp4")
+	s.VSCtl("del-port", "bp4")
+	s.Eventually(plugTimeout, "bp4 plugged again by ovn-controller", func() error {
+		if i, ok := s.Interface("bp4"); !ok || i.UUID == old.UUID {
+			return fmt.Errorf("bp4 not re-created yet")
+		}
+		return dummyPlugged(s.Interfaces(), "bp4", 0)
+	})
+	s.Sidecar.Resume()
+	s.Eventually(plugTimeout, "bp4's status names another agent", func() error {
+		st := ctSidecarPorts(t, s)["bp4"]
+		if st.State != "plugged" || !strings.Contains(st.Reason, "another agent deleted interface bp4") {
+			return fmt.Errorf("bp4: %+v", st)
+		}
+		return nil
+	})
+	if n := ctLogCount(s, "Another agent writes a port this sidecar plugs", "bp4"); n != 1 {
+		t.Errorf("%d warnings naming bp4 and another agent, want 1:\n%s", n, strings.Join(ctLogLines(s, "Another agent"), "\n"))
+	}
+
+	// An agent that keeps rewriting bp3 (here a script setting another
+	// MTU, as a disagreeing plugger would): the sidecar backs off. With
+	// ovn-controller's plugging still on, ovn-controller would be the one
+	// to undo the script, and the sidecar would only watch.
+	mgSetControllerPlugging(t, s, false)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			_, _ = s.VSCtlErr("set", "Interface", "bp3", "mtu_request=1300")
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	s.Eventually(time.Minute, "bp3 in error: not converging, another agent", func() error {
+		st := ctSidecarPorts(t, s)["bp3"]
+		if st.State != "error" || !strings.HasPrefix(st.Reason, "not converging: ") || !strings.Contains(st.Reason, "another agent changed interface bp3") {
+			return fmt.Errorf("bp3: %+v", st)
+		}
+		return nil
+	})
+	t.Logf("bp3: %s", ctSidecarPorts(t, s)["bp3"].Reason)
+	if n := ctLogCount(s, "Logical port is not converging", "bp3"); n < 1 {
+		t.Errorf("no not-converging warning for bp3")
+	}
+}
