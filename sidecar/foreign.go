@@ -57,6 +57,13 @@ func (f *foreignWrites) recent(key string, now time.Time) (w foreignWrite, first
 	return w, first, ok
 }
 
+// forget drops key's note: the port is gone.
+func (f *foreignWrites) forget(key string) {
+	f.mu.Lock()
+	delete(f.byKey, key)
+	f.mu.Unlock()
+}
+
 func (w foreignWrite) reason() string {
 	return fmt.Sprintf("another agent %s interface %s at %s, not this sidecar: is ovn-controller's own VIF plugging (--enable-dummy-vif-plug, an OVN built with ovn-vif) still on, or did someone edit it by hand? Only one agent may plug a port (see docs/migration.md)",
 		w.what, w.iface, w.at.UTC().Format(time.RFC3339))

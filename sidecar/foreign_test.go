@@ -27,6 +27,11 @@ func TestForeignWritesNoteOnceThenExpire(t *testing.T) {
 	if _, _, ok := f.recent("lsp1", t0.Add(foreignNoteFor)); ok {
 		t.Fatal("the note outlived foreignNoteFor")
 	}
+	f.note(row, "deleted", t0)
+	f.forget("lsp1")
+	if _, _, ok := f.recent("lsp1", t0); ok {
+		t.Fatal("a forgotten note is still there")
+	}
 }
 
 // Only a plugger's columns make a change foreign: ovs-vswitchd's error and

@@ -189,6 +189,9 @@ func (e *Engine) record(res plan.PlanResult, failed map[string]error, held map[s
 				c := clipOutcome(o)
 				logs.WarnS("Another agent writes a port this sidecar plugs", "lport", c.LogicalPort, "provider", c.Provider, "interface", fw.iface, "reason", fw.reason())
 			}
+			if o.State == plan.StateGone {
+				e.foreign.forget(k)
+			}
 		}
 		changed := e.status.set(o, now)
 		switch o.State {
