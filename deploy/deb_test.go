@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"debug/buildinfo"
+	"debug/elf"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,16 +41,35 @@ func TestDebVersion(t *testing.T) {
 }
 
 // make deb builds the package; its contents are what an operator installs.
+// The host's package and a cross-built one (arm64, where DPUs run; amd64
+// on an arm64 host) get the same checks; the cross-built binary is read,
+// not run, so no emulator is needed.
 func TestDebPackage(t *testing.T) {
 	for _, tool := range []string{"make", "dpkg-deb", "git"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is needed to build the package (make deps installs dpkg-deb): %v", tool, err)
 		}
 	}
+	cross := "arm64"
+	if runtime.GOARCH == "arm64" {
+		cross = "amd64"
+	}
+	for _, goarch := range []string{runtime.GOARCH, cross} {
+		t.Run(goarch, func(t *testing.T) { checkDeb(t, goarch) })
+	}
+}
+
+// debArch maps GOARCH to the Debian architecture for the two built here.
+var debArch = map[string]string{"amd64": "amd64", "arm64": "arm64"}
+
+func checkDeb(t *testing.T, goarch string) {
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "make", "-s", "-C", "..", "deb", "DEB_OUT="+out)
+	// The test may itself run cross-built (make unit-arm64): GOARCH is
+	// set for make only, and the go it runs builds for the host by default.
+	cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GOARCH=") }), "GOARCH="+goarch)
 	log, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("make deb: %v\n%s", err, log)
@@ -61,6 +84,9 @@ func TestDebPackage(t *testing.T) {
 		t.Fatalf("package name %s is not ovn-vif-sidecar_<version>_<arch>.deb with a Debian version", filepath.Base(deb))
 	}
 	version, arch := m[1], m[2]
+	if arch != debArch[goarch] {
+		t.Errorf("GOARCH=%s make deb wrote a package for %s", goarch, arch)
+	}
 
 	field := func(name string) string {
 		out, err := exec.Command("dpkg-deb", "--field", deb, name).Output()
@@ -84,15 +110,9 @@ func TestDebPackage(t *testing.T) {
 		t.Fatalf("dpkg-deb -x: %v\n%s", err, out)
 	}
 	bin := filepath.Join(root, "usr/bin/ovn-vif-sidecar")
-	vout, err := exec.Command(bin, "version").CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s version: %v\n%s", bin, err, vout)
-	}
+	checkStaticELF(t, bin, goarch)
 	// The binary carries git's version; the package's is derived from it.
-	gitVersion := regexp.MustCompile(`^ovn-vif-sidecar (\S+) revision ([0-9a-f]{40}) go\S+\n$`).FindStringSubmatch(string(vout))
-	if gitVersion == nil || gitVersion[1] == "dev" {
-		t.Fatalf("`ovn-vif-sidecar version` from the package printed %q; want a stamped version and revision", vout)
-	}
+	gitVersion := stampedVersion(t, bin)
 	if dv, err := exec.Command("sh", mkdeb, "--debversion", gitVersion[1]).Output(); err != nil || strings.TrimSpace(string(dv)) != version {
 		t.Errorf("binary version %s maps to %q, but the package is %s", gitVersion[1], dv, version)
 	}
@@ -189,4 +209,85 @@ func TestDebPackage(t *testing.T) {
 	if err != nil || len(tags) > 0 {
 		t.Errorf("lintian %s: %v\n%s", filepath.Base(deb), err, strings.Join(tags, "\n"))
 	}
+}
+
+// checkStaticELF checks that bin is a static ELF executable for goarch.
+func checkStaticELF(t *testing.T, bin, goarch string) {
+	t.Helper()
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatalf("%s: %v", bin, err)
+	}
+	defer f.Close()
+	want := map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}[goarch]
+	if f.Machine != want {
+		t.Errorf("%s is for %v, want %v", bin, f.Machine, want)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Errorf("%s has an ELF interpreter: not a static build", bin)
+		}
+	}
+}
+
+// stampedVersion returns [line, version, revision] of bin's `version`
+// output. A binary for another architecture runs under its qemu-user
+// emulator if one is installed (make unit-arm64 installs it); without one
+// its contents are checked for the version and revision git gives this
+// tree, which make deb stamps with -X (-trimpath keeps -ldflags out of
+// the build info).
+func stampedVersion(t *testing.T, bin string) []string {
+	t.Helper()
+	bi, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatalf("%s: build info: %v", bin, err)
+	}
+	goarch := ""
+	for _, s := range bi.Settings {
+		if s.Key == "GOARCH" {
+			goarch = s.Value
+		}
+	}
+	argv := []string{bin, "version"}
+	if goarch != runtime.GOARCH {
+		emu, err := exec.LookPath(qemuUser[goarch])
+		if err != nil {
+			return stampedByGit(t, bin)
+		}
+		argv = append([]string{emu}, argv...)
+	}
+	vout, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, vout)
+	}
+	v := regexp.MustCompile(`^ovn-vif-sidecar (\S+) revision ([0-9a-f]{40}) go\S+\n$`).FindStringSubmatch(string(vout))
+	if v == nil || v[1] == "dev" {
+		t.Fatalf("`ovn-vif-sidecar version` from the package printed %q; want a stamped version and revision", vout)
+	}
+	return v
+}
+
+// qemuUser names Debian's qemu-user-static emulator per GOARCH.
+var qemuUser = map[string]string{"amd64": "qemu-x86_64-static", "arm64": "qemu-aarch64-static"}
+
+func stampedByGit(t *testing.T, bin string) []string {
+	t.Helper()
+	git := func(args ...string) string {
+		out, err := exec.Command("git", append([]string{"-C", ".."}, args...)...).Output()
+		if err != nil {
+			t.Fatalf("git %v: %v", args, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	version, revision := git("describe", "--tags", "--always", "--dirty"), git("rev-parse", "HEAD")
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{version, revision} {
+		if !bytes.Contains(data, []byte(want)) {
+			t.Fatalf("%s does not contain %q: not stamped with this tree's version and revision", bin, want)
+		}
+	}
+	return []string{"", version, revision}
 }

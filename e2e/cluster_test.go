@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -155,12 +157,12 @@ func TestClusterFailover(t *testing.T) {
 			return dummyPlugged(s.Interfaces(), probe, 0)
 		})
 		k.gap = time.Since(k.at)
-		time.Sleep(time.Second)
+		time.Sleep(time.Second) // chaos pacing: the member stays down a while with churn running
 		c.Members[i].Start()
 		k.down = time.Since(k.at)
 		kills = append(kills, k)
 	}
-	time.Sleep(2 * time.Second)
+	time.Sleep(2 * time.Second) // chaos pacing: churn between the kills
 	for range rounds {
 		i := c.WaitLeader(time.Minute)
 		down(i, true, false)
@@ -171,12 +173,12 @@ func TestClusterFailover(t *testing.T) {
 			down(j, err == nil && st.Role == "leader", true)
 		}
 		c.WaitHealthy(time.Minute)
-		time.Sleep(time.Second)
+		time.Sleep(time.Second) // chaos pacing: churn on a healthy cluster between rounds
 		if _, _, _, err := churn.Snapshot(); err != nil {
 			t.Fatalf("churn: %v", err)
 		}
 	}
-	time.Sleep(2 * time.Second)
+	time.Sleep(2 * time.Second) // churn on after the last round
 	stopChurn()
 	live, deleted, created, err := churn.Snapshot()
 	if err != nil {
@@ -217,7 +219,7 @@ func TestClusterFailover(t *testing.T) {
 	if code, body := opReadyz(s); code != http.StatusOK {
 		t.Errorf("/readyz at the end = %d %q", code, body)
 	}
-	time.Sleep(time.Second) // let the monitor see the last writes
+	mon.Fence()
 	mon.Stop()
 
 	// No wrongful unplug: every deleted ovn-plugged interface belonged to
@@ -415,7 +417,7 @@ func TestClusterStaleMember(t *testing.T) {
 		removed = append(removed, i)
 	}
 	cut := time.Now()
-	time.Sleep(5 * time.Second)
+	time.Sleep(5 * time.Second) // the window in which the sidecar must not sync with the stale member
 	if info, err := c.ServerInfo(x); err != nil || !info.Connected {
 		t.Errorf("%s stopped claiming to be connected during the test (%+v, %v): the window was shorter than planned", c.Members[x].Name, info, err)
 	}
@@ -447,7 +449,7 @@ func TestClusterStaleMember(t *testing.T) {
 		}
 		return dummyPlugged(ifaces, "sp-new", 0)
 	})
-	time.Sleep(time.Second)
+	mon.Fence()
 	mon.Stop()
 	for _, ev := range mon.Events() {
 		if ev.Action == "delete" && ev.ExternalIDs["ovn-plugged"] != "" {

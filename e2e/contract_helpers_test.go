@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -418,6 +420,23 @@ func ctLogCount(s *stack.Stack, subs ...string) int {
 		}
 	}
 	return n
+}
+
+// ctPasses is the sidecar's count of completed reconcile passes.
+func ctPasses(m ctMetrics) float64 {
+	return m.sum("ovn_vif_sidecar_reconcile_duration_seconds_count", nil)
+}
+
+// ctWaitPass waits for a reconcile pass to complete after a scrape that
+// counted passes: the sidecar has then acted on what it saw before.
+func ctWaitPass(t *testing.T, s *stack.Stack, passes float64) {
+	t.Helper()
+	s.Eventually(plugTimeout, "a reconcile pass", func() error {
+		if n := ctPasses(ctScrape(t, s)); n <= passes {
+			return fmt.Errorf("%g passes, still", n)
+		}
+		return nil
+	})
 }
 
 // ctLogLines returns the sidecar's log lines containing sub.

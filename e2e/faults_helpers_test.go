@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 // Helpers for the fault-injection tests (faults_test.go). Prefixed "ft".

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 // Fault injection on the real stack (issue 9): the sidecar, the local OVS
@@ -212,13 +214,13 @@ func TestFaultsOVSDaemons(t *testing.T) {
 	mon := s.MonitorInterfaces()
 
 	adder := ftStartAdder(s, "oa", 100*time.Millisecond)
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // LSPs come before the outage too
 	s.OVSDB.Kill()
 	killed := time.Now()
 	time.Sleep(time.Second) // LSPs keep coming while it is down
 	s.OVSDB.Start()
 	t.Logf("OVS ovsdb-server down for %v", time.Since(killed).Round(time.Millisecond))
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // and after it
 	added := adder.finish(t)
 	if mon.Err() == nil {
 		t.Fatal("the interface monitor outlived the OVS ovsdb-server it watched: was it killed?")
@@ -384,7 +386,7 @@ func TestFaultsSBRestarts(t *testing.T) {
 		}
 		return nil
 	})
-	time.Sleep(time.Second) // let the monitor see the last writes
+	mon.Fence()
 	mon.Stop()
 
 	events := mon.Events()
@@ -556,7 +558,7 @@ func TestFaultsHostileInput(t *testing.T) {
 	txSettled := ftSidecarTxns(t, s)
 	time.Sleep(2 * time.Second) // ovn-controller claims the new ports
 	t0, tx1 := time.Now(), ftSidecarTxns(t, s)
-	time.Sleep(10 * time.Second)
+	time.Sleep(10 * time.Second) // a quiet window: nothing may write in it
 	tx2 := ftSidecarTxns(t, s)
 	perTable, most := writes.since(t0)
 	all, _ := writes.since(time.Time{})

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -6,7 +8,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,7 +28,61 @@ func TestMain(m *testing.M) {
 		fakeSidecar()
 		return
 	}
-	os.Exit(m.Run())
+	os.Exit(runWithSidecar(m))
+}
+
+// runWithSidecar builds the sidecar from this source tree, as `make build`
+// does, and points the stacks at it, so that e2e never tests a stale
+// binary. OVN_VIF_SIDECAR_BIN, if set, names a binary to test instead
+// (for example one built with out-of-tree providers).
+func runWithSidecar(m *testing.M) int {
+	if os.Getenv(stack.EnvSidecarBin) != "" {
+		return m.Run()
+	}
+	dir, err := os.MkdirTemp("", "ovn-vif-sidecar-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	bin, err := buildSidecar(dir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: building the sidecar from source failed (fix the build, or set %s to a binary to test):\n%v\n",
+			stack.EnvSidecarBin, err)
+		return 1
+	}
+	os.Setenv(stack.EnvSidecarBin, bin)
+	return m.Run()
+}
+
+// buildSidecar runs `go build` of ./cmd/ovn-vif-sidecar into dir with the
+// flags of `make build` (static, version stamped). `go test` puts its own
+// go first on PATH, so this is the toolchain that built the test.
+func buildSidecar(dir string) (string, error) {
+	root, err := stack.RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "ovn-vif-sidecar")
+	cmd := exec.Command("go", "build", "-ldflags", "-X main.version=e2e-"+gitDescribe(root), "-o", bin, "./cmd/ovn-vif-sidecar")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	return bin, nil
+}
+
+// gitDescribe names the tree being tested in the sidecar's version, or
+// "nogit" outside a git checkout.
+func gitDescribe(root string) string {
+	cmd := exec.Command("git", "describe", "--tags", "--always", "--dirty")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return "nogit"
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // fakeSidecar accepts the sidecar's standard flags, serves /healthz and

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 // Start-up priming gates unplugging only (docs/vif-plug-contract.md): an

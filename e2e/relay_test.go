@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -40,7 +42,7 @@ func TestRelay(t *testing.T) {
 	relay.Kill()
 	down := time.Now()
 	addDummyLSP(s, "rl-down", 0)
-	time.Sleep(2 * time.Second)
+	time.Sleep(2 * time.Second) // the relay stays down a while: the sidecar retries meanwhile
 	relay.Start()
 	s.Eventually(plugTimeout, "rl-down plugged after the relay's restart", func() error {
 		return dummyPlugged(s.Interfaces(), "rl-down", 0)

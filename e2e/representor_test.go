@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -355,7 +357,8 @@ func TestRepresentorBadInput(t *testing.T) {
 	repWaitPlugged(t, s, "good", "pf0vf0", 0)
 
 	// Some time later nothing has changed: nothing plugged for the bad
-	// ports, the same reasons, the same healthy process.
+	// ports, the same reasons, the same healthy process. A quiet window
+	// on purpose: a retry loop would show in it.
 	time.Sleep(2 * time.Second)
 	ifaces := s.Interfaces()
 	for name, i := range ifaces {

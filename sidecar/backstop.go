@@ -123,7 +123,7 @@ func (g *convergenceGuard) wrote(a plan.Action, inputs uint64, now time.Time) {
 }
 
 func (s *streak) reason() string {
-	return fmt.Sprintf("not converging: %d transactions in a row (the last a %s) committed, but OVS does not show the planned state; backing off %v before the next try (a change to the Port_Binding retries at once)",
+	return fmt.Sprintf("not converging: %d transactions in a row (the last a %s) committed, but OVS does not show the planned state: another agent (ovn-controller's own VIF plugging, a script) may keep rewriting the interface, or OVS stores the provider's answer differently; backing off %v before the next try (a change to the Port_Binding retries at once)",
 		max(s.writes, maxUnconvergedWrites), s.last, s.backoff)
 }
 

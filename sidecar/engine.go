@@ -99,6 +99,8 @@ type Engine struct {
 	echoes atomic.Uint64
 	// pending are our writes whose echo the cache may not show yet.
 	pending *pendingWrites
+	// foreign are changes to plugged interfaces that were not ours.
+	foreign *foreignWrites
 	// dumped is set when a connection got a dump, so that the first
 	// primed pass after it calls releaseDump.
 	dumped atomic.Bool
@@ -150,6 +152,7 @@ func New(cfg Config) (*Engine, error) {
 		wantedNames: map[string]string{},
 		converge:    newConvergenceGuard(),
 		pending:     newPendingWrites(),
+		foreign:     newForeignWrites(),
 		ovsIdx:      newOVSIndex(),
 		sbIdx:       newSBIndex(),
 		attempts:    map[string]int{},

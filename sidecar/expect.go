@@ -97,19 +97,31 @@ func (p *pendingWrites) abandon(key string) {
 }
 
 // sawIface is called by the OVS handler with each new or changed
-// interface row that carries an iface-id.
-func (p *pendingWrites) sawIface(row *vswitch.Interface) {
+// interface row that carries an iface-id. It reports whether the row is
+// as a write of ours still awaited leaves it: our echo.
+func (p *pendingWrites) sawIface(row *vswitch.Interface) bool {
 	key := row.ExternalIDs[plan.ExtIfaceID]
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	x := p.byKey[key]
-	if x == nil || x.after == nil || x.seen {
-		return
+	if x == nil || x.after == nil {
+		return false
 	}
 	w := x.after
 	if (w.UUID == "" || w.UUID == row.UUID) && asWritten(row.Name, row.Type, row.Options, row.ExternalIDs, row.MTURequest, w) {
 		x.seen = true
+		return true
 	}
+	return false
+}
+
+// removes reports whether a write of ours still awaited for key deletes
+// ports (an unplug or a replug): a deleted interface of key may be ours.
+func (p *pendingWrites) removes(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	x := p.byKey[key]
+	return x != nil && len(x.removed) > 0
 }
 
 // ready reports whether key may be planned: no write of its is pending, or

@@ -1,7 +1,12 @@
 package sidecar
 
 import (
+	"time"
+
 	"github.com/ovn-kubernetes/libovsdb/cache"
+
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/slim/vswitch"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 // The handlers run on libovsdb's event goroutine, whose channel drops
@@ -18,8 +23,19 @@ func (e *Engine) ovsHandler() cache.EventHandler {
 		if ch.identity {
 			e.q.AddProvider(identityChanged)
 		}
+		ours := map[*vswitch.Interface]bool{}
 		for _, row := range ch.ifaces {
-			e.pending.sawIface(row)
+			ours[row] = e.pending.sawIface(row)
+		}
+		for _, row := range ch.modified {
+			if !ours[row] {
+				e.foreign.note(row, "changed", time.Now())
+			}
+		}
+		for _, row := range ch.deleted {
+			if !e.pending.removes(row.ExternalIDs[plan.ExtIfaceID]) {
+				e.foreign.note(row, "deleted", time.Now())
+			}
 		}
 		keys := ch.ifaceIDs
 		if len(ch.names) > 0 {

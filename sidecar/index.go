@@ -71,6 +71,11 @@ type indexChange struct {
 	// ifaces are interface rows, new or changed in a way the plan reads,
 	// that carry an iface-id: an echo of our own write may be among them.
 	ifaces []*vswitch.Interface
+	// modified and deleted are ovn-plugged interfaces changed in a way
+	// the plan reads, or deleted: a write that was not ours among them
+	// is another plugging agent's (see foreign.go). Inserts are not
+	// listed: a (re)connect's dump inserts every row.
+	modified, deleted []*vswitch.Interface
 }
 
 // handler starts a new generation and returns the event handler for one
@@ -172,7 +177,26 @@ func (x *ovsIndex) applyIface(o, n *vswitch.Interface) indexChange {
 	if n != nil && n.ExternalIDs[plan.ExtIfaceID] != "" {
 		ch.ifaces = append(ch.ifaces, n)
 	}
+	switch {
+	case o != nil && n != nil && isPlugged(n) && !samePluggerColumns(o, n):
+		ch.modified = append(ch.modified, n)
+	case o != nil && n == nil && isPlugged(o):
+		ch.deleted = append(ch.deleted, o)
+	}
 	return ch
+}
+
+// samePluggerColumns compares what only a plugger writes; ovs-vswitchd
+// writes error, ovn-controller its own external_ids keys.
+func samePluggerColumns(a, b *vswitch.Interface) bool {
+	return a.Name == b.Name && a.Type == b.Type &&
+		a.ExternalIDs[plan.ExtIfaceID] == b.ExternalIDs[plan.ExtIfaceID] &&
+		a.ExternalIDs[plan.ExtOvnPlugged] == b.ExternalIDs[plan.ExtOvnPlugged] &&
+		maps.Equal(a.Options, b.Options) && sameIntPtr(a.MTURequest, b.MTURequest)
+}
+
+func isPlugged(i *vswitch.Interface) bool {
+	return i.ExternalIDs[plan.ExtIfaceID] != "" && i.ExternalIDs[plan.ExtOvnPlugged] != ""
 }
 
 // sameIfaceForPlan reports whether two versions of an Interface look the

@@ -166,8 +166,12 @@ func (e *Engine) record(res plan.PlanResult, failed map[string]error, held map[s
 		if err, ok := failed[k]; ok {
 			o.State, o.Cause, o.Reason = plan.StateError, plan.CauseTxnFailed, "OVS transaction failed: "+err.Error()
 		}
+		fw, firstNote, foreign := e.foreign.recent(k, now)
 		if h, ok := held[k]; ok {
 			o.State, o.Cause, o.Reason = plan.StateError, plan.CauseNotConverging, h.reason
+			if foreign {
+				o.Reason += "; " + fw.reason()
+			}
 			e.status.set(o, now)
 			if h.tripped {
 				e.metrics.notConverging.WithLabelValues(providerLabel(o.Provider)).Inc()
@@ -176,6 +180,18 @@ func (e *Engine) record(res plan.PlanResult, failed map[string]error, held map[s
 			}
 			e.q.AddAfter(k, h.retryAfter)
 			continue
+		}
+		if foreign && (o.State == plan.StatePlugged || o.State == plan.StateGone) {
+			if o.State == plan.StatePlugged {
+				o.Reason = fw.reason()
+			}
+			if firstNote {
+				c := clipOutcome(o)
+				logs.WarnS("Another agent writes a port this sidecar plugs", "lport", c.LogicalPort, "provider", c.Provider, "interface", fw.iface, "reason", fw.reason())
+			}
+			if o.State == plan.StateGone {
+				e.foreign.forget(k)
+			}
 		}
 		changed := e.status.set(o, now)
 		switch o.State {

@@ -38,6 +38,10 @@ func TestMain(m *testing.M) {
 // Under `make sandbox | tee log`, Ctrl-C kills tee first: the sandbox's
 // stdout is then a broken pipe when the signal arrives. Cleanup must run
 // anyway, for SIGINT, SIGTERM and SIGHUP.
+// testExecEnv names the emulator of a cross-built test run (the -exec of
+// go test; see make unit-arm64).
+const testExecEnv = "OVN_VIF_SIDECAR_TEST_EXEC"
+
 func TestCleanupSurvivesBrokenStdout(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
@@ -45,7 +49,13 @@ func TestCleanupSurvivesBrokenStdout(t *testing.T) {
 			if err := os.Mkdir(dir, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			argv := []string{os.Args[0], "-test.run=^$"}
+			// A cross-built test binary (make unit-arm64) runs itself
+			// under the same emulator that runs it.
+			if emu := os.Getenv(testExecEnv); emu != "" {
+				argv = append([]string{emu}, argv...)
+			}
+			cmd := exec.Command(argv[0], argv[1:]...)
 			cmd.Env = append(os.Environ(), helperEnv+"="+dir)
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {

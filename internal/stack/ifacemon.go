@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -31,6 +32,7 @@ type IfaceEvent struct {
 // external_ids) in the background, so that a test can check each
 // deletion afterwards instead of hoping to poll at the right moment.
 type IfaceMonitor struct {
+	s    *Stack
 	cmd  *exec.Cmd
 	done chan struct{}
 
@@ -38,7 +40,14 @@ type IfaceMonitor struct {
 	events []IfaceEvent
 	err    error
 	lines  int
+	fence  string // the last fence value the monitor reported
 }
+
+// fenceSeq makes every fence value new, also across monitors of a stack.
+var fenceSeq atomic.Int64
+
+// fenceKey is the br-int Interface external_ids key Fence writes.
+const fenceKey = "e2e-monitor-fence"
 
 // MonitorInterfaces starts the monitor and waits for its initial dump,
 // which is never empty once New has returned (br-int has an Interface).
@@ -59,7 +68,7 @@ func (s *Stack) MonitorInterfaces() *IfaceMonitor {
 	if err := cmd.Start(); err != nil {
 		s.tb.Fatalf("stack: interface monitor: %v", err)
 	}
-	m := &IfaceMonitor{cmd: cmd, done: make(chan struct{})}
+	m := &IfaceMonitor{s: s, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		defer close(m.done)
 		rerr := m.read(stdout)
@@ -99,7 +108,13 @@ func (m *IfaceMonitor) read(r io.Reader) error {
 			return err
 		}
 		m.mu.Lock()
-		m.events = append(m.events, evs...)
+		for _, ev := range evs {
+			if v, ok := isFence(ev); ok {
+				m.fence = v
+				continue
+			}
+			m.events = append(m.events, ev)
+		}
 		m.lines++
 		m.mu.Unlock()
 	}
@@ -138,6 +153,49 @@ func parseIfaceUpdate(line string, at time.Time) ([]IfaceEvent, error) {
 		}
 	}
 	return evs, nil
+}
+
+// isFence reports whether ev is only a Fence write, and its value.
+func isFence(ev IfaceEvent) (string, bool) {
+	if ev.Action != "modify" || ev.Name != "br-int" {
+		return "", false
+	}
+	v := ev.ExternalIDs[fenceKey]
+	if v == ev.OldExternalIDs[fenceKey] {
+		return "", false
+	}
+	for k, nv := range ev.ExternalIDs {
+		if k != fenceKey && ev.OldExternalIDs[k] != nv {
+			return "", false
+		}
+	}
+	for k := range ev.OldExternalIDs {
+		if _, ok := ev.ExternalIDs[k]; !ok && k != fenceKey {
+			return "", false
+		}
+	}
+	return v, true
+}
+
+// Fence waits until the monitor has reported every OVS commit made before
+// it was called: it commits a marker to br-int's Interface and waits for
+// that update, which ovsdb-server sends after all earlier ones. The
+// marker's own update is not recorded as an event.
+func (m *IfaceMonitor) Fence() {
+	m.s.tb.Helper()
+	v := fmt.Sprint(fenceSeq.Add(1))
+	m.s.VSCtl("set", "Interface", "br-int", "external_ids:"+fenceKey+"="+v)
+	Eventually(m.s.tb, startTimeout, "the interface monitor's fence "+v, func() error {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.fence == v {
+			return nil
+		}
+		if m.err != nil {
+			return m.err
+		}
+		return fmt.Errorf("fence %s not seen yet (last %q)", v, m.fence)
+	})
 }
 
 // Events returns every event so far, oldest first.
