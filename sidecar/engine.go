@@ -47,7 +47,10 @@ type Config struct {
 	// TxnBatch caps the number of ports in one OVS transaction.
 	TxnBatch int
 	Registry *providers.Registry
-	Metrics  *Metrics
+	// Changes carries the providers' Env.Changed calls (see
+	// NewProviderChanges); nil if no provider reports changes.
+	Changes *ProviderChanges
+	Metrics *Metrics
 	// MetricsRegistry, if set, also receives libovsdb's client metrics.
 	MetricsRegistry prometheus.Registerer
 }
@@ -103,10 +106,9 @@ type Engine struct {
 	// primed pass after it calls releaseDump.
 	dumped atomic.Bool
 	// releaseDump returns the garbage of a dump to the OS. Decoding one
-	// leaves more garbage than the caches it fills (1000 local ports: 22
-	// to 26 MiB of heap in use, 10 MiB live), and an idle sidecar
+	// leaves more garbage than the caches it fills, and an idle sidecar
 	// allocates too little to reach the next collection, so it would stay
-	// resident. One forced collection per (re)connect costs milliseconds.
+	// resident. One forced collection per (re)connect is cheap.
 	releaseDump func()
 
 	// worker-only state.
@@ -116,7 +118,6 @@ type Engine struct {
 	unusableLogged string
 	chassisSeen    chassisSeen
 	converge       *convergenceGuard
-	attempts       map[string]int
 	warned         map[string]warnState
 }
 
@@ -131,9 +132,8 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.TxnBatch <= 0 {
 		// One transaction for a whole SB update is fastest: OVSDB commits
 		// it at once, and a failure still falls back to one port at a
-		// time. 5000 split a 10,000-port update into two transactions
-		// sent one after the other (0.5 s and 1.0 s to commit); the cap
-		// only bounds a single request's size.
+		// time. A smaller cap splits a bulk update into transactions sent
+		// one after the other; the cap only bounds a request's size.
 		cfg.TxnBatch = 20000
 	}
 	if cfg.Metrics == nil {
@@ -144,7 +144,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg:         cfg,
 		reg:         cfg.Registry,
 		metrics:     cfg.Metrics,
-		q:           newQueue(),
+		q:           cfg.Changes.queue(),
 		status:      newStatusStore(),
 		id:          newIdentity(cfg.Chassis, cfg.SBRemote, cfg.Bridge),
 		wantedNames: map[string]string{},
@@ -152,7 +152,6 @@ func New(cfg Config) (*Engine, error) {
 		pending:     newPendingWrites(),
 		ovsIdx:      newOVSIndex(),
 		sbIdx:       newSBIndex(),
-		attempts:    map[string]int{},
 		warned:      map[string]warnState{},
 		releaseDump: debug.FreeOSMemory,
 	}
@@ -223,8 +222,23 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// Changed returns the Env.Changed callback for a provider type.
-func (e *Engine) Changed(typ string) func() { return func() { e.q.AddProvider(typ) } }
+// ProviderChanges carries providers' Env.Changed calls to the engine's
+// queue. It exists before the engine, so a registry's Env can be built
+// first without a callback that reaches an engine not yet made.
+type ProviderChanges struct{ q *queue }
+
+// NewProviderChanges makes the carrier; pass it in Config.Changes.
+func NewProviderChanges() *ProviderChanges { return &ProviderChanges{q: newQueue()} }
+
+// For returns the Env.Changed callback for a provider type.
+func (c *ProviderChanges) For(typ string) func() { return func() { c.q.AddProvider(typ) } }
+
+func (c *ProviderChanges) queue() *queue {
+	if c == nil {
+		return newQueue()
+	}
+	return c.q
+}
 
 // Run connects and reconciles until ctx is done. It never unplugs on exit:
 // it just stops.
@@ -261,9 +275,10 @@ func (e *Engine) runProviders(ctx context.Context) {
 		}()
 	}
 	defer runs.Wait()
-	// A periodic full recompute is the safety net for cache events that
-	// libovsdb dropped (its event channel drops when full), as a
-	// Kubernetes informer's resync is. With nothing to do it writes nothing.
+	// A periodic full recompute, as a Kubernetes informer's resync, after
+	// checking the indexes against the caches: libovsdb drops cache
+	// events when its event channel is full. With nothing to do it writes
+	// nothing.
 	resync := time.NewTicker(resyncInterval)
 	defer resync.Stop()
 	for {
@@ -271,7 +286,7 @@ func (e *Engine) runProviders(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-resync.C:
-			e.q.AddAll()
+			e.q.AddResync()
 		}
 	}
 }
@@ -291,6 +306,9 @@ func (e *Engine) worker(ctx context.Context) {
 		sbTC, ovsTC := e.sb.Cache(), e.ovs.Cache()
 		sbSeen, ovsSeen := e.sbBarrier.wait(sbTC), e.ovsBarrier.wait(ovsTC)
 		b := e.q.drain()
+		if b.resync {
+			e.verifyIndexes()
+		}
 		e.dropEchoes(&b)
 		if b.empty() {
 			continue // a wake-up whose keys an earlier pass took
@@ -311,6 +329,35 @@ func (e *Engine) worker(ctx context.Context) {
 	}
 }
 
+// verifyIndexes repairs the rows where an index lost events (see
+// suspects). A suspect is checked again once the handler has caught up,
+// so an event still on its way is not taken for a lost one.
+func (e *Engine) verifyIndexes() {
+	type checked interface {
+		suspects(*cache.TableCache) []suspect
+		repair(*cache.TableCache, []suspect) int
+	}
+	for _, c := range []struct {
+		db      string
+		conn    *dbconn.Conn
+		barrier *updateBarrier
+		idx     checked
+	}{{"ovs", e.ovs, e.ovsBarrier, e.ovsIdx}, {"sb", e.sb, e.sbBarrier, e.sbIdx}} {
+		tc := c.conn.Cache()
+		if tc == nil {
+			continue
+		}
+		sus := c.idx.suspects(tc)
+		if len(sus) == 0 || !c.barrier.wait(tc) || tc != c.conn.Cache() {
+			continue
+		}
+		if n := c.idx.repair(tc, sus); n > 0 {
+			e.metrics.indexRepairs.WithLabelValues(c.db).Add(float64(n))
+			logs.WarnS("Repaired index rows that missed cache events; libovsdb dropped events (its event buffer was full)", "db", c.db, "rows", n)
+		}
+	}
+}
+
 // dropEchoes takes out of the batch the keys whose only news is the echo
 // of our own last write: their interfaces are exactly as that write left
 // them, so a pass could only repeat what the last one decided. It runs on
@@ -321,7 +368,8 @@ func (e *Engine) dropEchoes(b *batch) {
 	if len(b.ovsOnly) == 0 {
 		return
 	}
-	v := ovsView{e.ovsIdx}
+	v := e.ovsIdx.pin()
+	defer v.release()
 	kept := b.keys[:0]
 	for _, k := range b.keys {
 		if _, only := b.ovsOnly[k]; only {
@@ -451,8 +499,7 @@ func (e *Engine) sbMonitor(cl client.Client) *client.Monitor {
 // lookupChassis reads this chassis's row with a select before the first
 // monitor, so that the monitor follows it from the start: without it the
 // first dump (every binding naming the chassis) was followed by a restart
-// and a second dump of the same bindings, for 200 ms and 4 MiB of garbage
-// with 1000 ports. If the read fails or finds nothing, the monitor starts
+// and a second dump of the same bindings. If the read fails or finds nothing, the monitor starts
 // on no chassis and checkChassis moves it once the row is seen.
 func (e *Engine) lookupChassis(cl client.Client) {
 	name, unknown := e.id.unresolved()

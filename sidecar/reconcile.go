@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -21,14 +20,17 @@ import (
 
 // snapshot is a pass's view of both databases: the identity and root rows
 // read once, and lookups into the indexes the cache handlers keep, so a
-// pass reads only what its keys need. Building it has no side effects.
-// Rows are shared with the caches and must not be modified.
+// pass reads only what its keys need. The index views are pinned: every
+// read of a pass sees the indexes as they were when it started, however
+// many events the handlers apply meanwhile (those re-queue their keys for
+// the next pass). Building it has no side effects; release it when the
+// pass is done. Rows are shared with the caches and must not be modified.
 type snapshot struct {
 	ovsRow     *vswitch.OpenvSwitch
 	bridge     *vswitch.Bridge
 	bridgeName string
 	ovs        ovsView
-	sb         *sbIndex
+	sb         sbView
 	// bindings are the bindings read so far, by logical port.
 	bindings    map[string]plan.Binding
 	chassisUUID string
@@ -43,7 +45,7 @@ type snapshot struct {
 // identity tracker confirmed for the current SB monitor, nil if none.
 func (e *Engine) takeSnapshot(sbTC *cache.TableCache, ch *sb.Chassis) *snapshot {
 	_, _, bridge := e.id.names()
-	s := &snapshot{bridgeName: bridge, ovs: ovsView{e.ovsIdx}, sb: e.sbIdx, bindings: map[string]plan.Binding{}}
+	s := &snapshot{bridgeName: bridge, ovs: e.ovsIdx.pin(), sb: e.sbIdx.pin(), bindings: map[string]plan.Binding{}}
 	s.ovsRow, s.bridge = s.ovs.Root(s.bridgeName)
 	if sbTC == nil {
 		return s
@@ -54,6 +56,11 @@ func (e *Engine) takeSnapshot(sbTC *cache.TableCache, ch *sb.Chassis) *snapshot 
 		s.primed = e.ovs.Synced()
 	}
 	return s
+}
+
+func (s *snapshot) release() {
+	s.ovs.release()
+	s.sb.release()
 }
 
 // binding reads one logical port's binding into the view.
@@ -91,7 +98,7 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 	if ovsTC == nil {
 		return // the OVS resync on connect recomputes everything
 	}
-	if slices.Contains(b.providers, identityChanged) {
+	if b.identity {
 		e.refreshIdentity()
 	}
 	sbTC := e.sb.Cache()
@@ -111,6 +118,7 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 		ch = e.checkChassis(sbTC)
 	}
 	snap := e.takeSnapshot(sbTC, ch)
+	defer snap.release()
 	if !snap.sbLive || snap.chassisUUID == "" {
 		// Without live bindings and a chassis row nothing plugs or
 		// unplugs; the SB resync after (re)connect recomputes everything.

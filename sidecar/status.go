@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/klog/v2"
 
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/backoff"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/logs"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
@@ -180,7 +179,6 @@ func (e *Engine) record(res plan.PlanResult, failed map[string]error, held map[s
 		changed := e.status.set(o, now)
 		switch o.State {
 		case plan.StatePlugged, plan.StateGone:
-			delete(e.attempts, k)
 			delete(e.warned, k)
 			e.q.Forget(k)
 			continue
@@ -202,12 +200,11 @@ func (e *Engine) record(res plan.PlanResult, failed map[string]error, held map[s
 		if o.State == plan.StateUnplugBlocked && !e.Primed() {
 			continue // the resync after priming retries it
 		}
-		e.attempts[k]++
-		delay := backoff.Jittered(e.attempts[k], time.Second, 30*time.Second)
-		if o.State != plan.StatePending {
-			delay = backoff.Jittered(e.attempts[k], 5*time.Second, 5*time.Minute)
+		if o.State == plan.StatePending {
+			e.q.AddRateLimited(k, retrySoon)
+		} else {
+			e.q.AddRateLimited(k, retrySlowly)
 		}
-		e.q.AddAfter(k, delay)
 	}
 	e.updateGauges()
 }

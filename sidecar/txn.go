@@ -29,7 +29,7 @@ func (e *Engine) apply(ctx context.Context, snap *snapshot, actions []plan.Actio
 		if ctx.Err() != nil {
 			break
 		}
-		err := e.transact(chunk, creates, removes)
+		err := e.transact(snap.ovs, chunk, creates, removes)
 		if err == nil {
 			continue
 		}
@@ -37,9 +37,9 @@ func (e *Engine) apply(ctx context.Context, snap *snapshot, actions []plan.Actio
 			failed[chunk[0].LogicalPort] = err
 			continue
 		}
-		logs.WarnS("Batched transaction failed; retrying its ports one by one", "ports", len(chunk), "err", plan.ClipTo(err.Error(), plan.MaxEchoText))
+		logs.WarnS("Batched transaction failed; retrying its ports one by one", "ports", len(chunk), "err", plan.ClipTo(err.Error(), plan.MaxReasonLen))
 		for _, a := range chunk {
-			if err := e.transact([]plan.Action{a}, creates, removes); err != nil {
+			if err := e.transact(snap.ovs, []plan.Action{a}, creates, removes); err != nil {
 				failed[a.LogicalPort] = err
 			}
 		}
@@ -50,7 +50,7 @@ func (e *Engine) apply(ctx context.Context, snap *snapshot, actions []plan.Actio
 // transact commits one transaction and then calls the providers: Finish
 // (and CtxDestroy for create) on success; on failure the unused contexts
 // are destroyed by the caller.
-func (e *Engine) transact(actions []plan.Action, creates, removes map[string]*prepared) error {
+func (e *Engine) transact(v ovsView, actions []plan.Action, creates, removes map[string]*prepared) error {
 	var ops []ovsdb.Operation
 	type span struct{ from, to int }
 	spans := make([]span, len(actions))
@@ -69,7 +69,7 @@ func (e *Engine) transact(actions []plan.Action, creates, removes map[string]*pr
 	// the reply reaches us.
 	deadline := time.Now().Add(expectationTimeout)
 	for _, a := range actions {
-		e.pending.expect(a, ovsView{e.ovsIdx}, deadline)
+		e.pending.expect(a, v, deadline)
 	}
 	buildDur := time.Since(buildStart)
 	// Not the worker's context: a transaction already sent at shutdown
