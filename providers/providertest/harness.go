@@ -83,13 +83,14 @@ func NewHarness(t testing.TB, f providers.Factory, opts ...Option) *Harness {
 	if err != nil {
 		t.Fatalf("providertest: harness: %v", err)
 	}
+	changes := sidecar.NewProviderChanges()
 	reg := providers.NewRegistry(func(typ string) providers.Env {
-		return providers.Env{Changed: func() { h.eng.Changed(typ)() }, SysfsRoot: c.sysfsRoot, Logger: logr.Discard()}
+		return providers.Env{Changed: changes.For(typ), SysfsRoot: c.sysfsRoot, Logger: logr.Discard()}
 	})
 	if err := reg.Register(p); err != nil {
 		t.Fatalf("providertest: harness: %v", err)
 	}
-	h.eng, err = sidecar.New(sidecar.Config{OVSRemote: "unix:" + ovsSock, Registry: reg})
+	h.eng, err = sidecar.New(sidecar.Config{OVSRemote: "unix:" + ovsSock, Registry: reg, Changes: changes})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,8 @@
 // local Open_vSwitch database, as plain ovsdb.Operation values.
 //
 // libovsdb's model API (client.Create, Where(...).Mutate) finds every
-// column by reflection and converts each value through the schema; for a
-// 1000-port plug that was 13 % of the engine's CPU. The rows written here
+// column by reflection and converts each value through the schema, a
+// visible share of the engine's CPU in a bulk plug. The rows written here
 // are few and fixed, so they are built directly, in the same wire form.
 // The tests check each builder against libovsdb's model API and commit
 // the result on libovsdb's in-memory server.
