@@ -23,9 +23,10 @@ import (
 // dropProxy forwards unix connections to a server and can cut them all,
 // as a server restart does.
 type dropProxy struct {
-	l     net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
+	l      net.Listener
+	mu     sync.Mutex
+	target string
+	conns  []net.Conn
 }
 
 func newDropProxy(t *testing.T, path, target string) *dropProxy {
@@ -34,7 +35,7 @@ func newDropProxy(t *testing.T, path, target string) *dropProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &dropProxy{l: l}
+	p := &dropProxy{l: l, target: target}
 	t.Cleanup(func() { _ = l.Close(); p.dropAll() })
 	go func() {
 		for {
@@ -42,7 +43,10 @@ func newDropProxy(t *testing.T, path, target string) *dropProxy {
 			if err != nil {
 				return
 			}
-			up, err := net.Dial("unix", target)
+			p.mu.Lock()
+			to := p.target
+			p.mu.Unlock()
+			up, err := net.Dial("unix", to)
 			if err != nil {
 				_ = c.Close()
 				continue
@@ -55,6 +59,15 @@ func newDropProxy(t *testing.T, path, target string) *dropProxy {
 		}
 	}()
 	return p
+}
+
+// restart points the proxy at another server and cuts every connection:
+// to a client, the server restarted and lost its transaction history.
+func (p *dropProxy) restart(target string) {
+	p.mu.Lock()
+	p.target = target
+	p.mu.Unlock()
+	p.dropAll()
 }
 
 func (p *dropProxy) dropAll() {
