@@ -100,6 +100,7 @@ func (b *updateBarrier) mark(tc *cache.TableCache) (uint64, bool) {
 	_ = tc.Populate2(ovsdb.TableUpdates2{b.table: {uuid: &ovsdb.RowUpdate2{Delete: &ovsdb.Row{}}}})
 	return n, true
 }
+
 // wrap returns a handler that consumes the markers and passes every
 // other event on to h.
 func (b *updateBarrier) wrap(h cache.EventHandler) cache.EventHandler {
