@@ -21,22 +21,33 @@ import (
 )
 
 // dropProxy forwards unix connections to a server and can cut them all,
-// as a server restart does.
+// as a server restart does, or stop listening, as a server that is gone.
 type dropProxy struct {
-	l      net.Listener
+	path   string
 	mu     sync.Mutex
+	l      net.Listener
 	target string
 	conns  []net.Conn
 }
 
 func newDropProxy(t *testing.T, path, target string) *dropProxy {
 	t.Helper()
-	l, err := net.Listen("unix", path)
+	p := &dropProxy{path: path, target: target}
+	p.start(t)
+	t.Cleanup(p.stop)
+	return p
+}
+
+// start listens again after stop.
+func (p *dropProxy) start(t *testing.T) {
+	t.Helper()
+	l, err := net.Listen("unix", p.path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &dropProxy{l: l, target: target}
-	t.Cleanup(func() { _ = l.Close(); p.dropAll() })
+	p.mu.Lock()
+	p.l = l
+	p.mu.Unlock()
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -58,7 +69,19 @@ func newDropProxy(t *testing.T, path, target string) *dropProxy {
 			go func() { _, _ = io.Copy(c, up); _ = c.Close() }()
 		}
 	}()
-	return p
+}
+
+// stop closes the listener, which removes the socket, and cuts every
+// connection.
+func (p *dropProxy) stop() {
+	p.mu.Lock()
+	l := p.l
+	p.l = nil
+	p.mu.Unlock()
+	if l != nil {
+		_ = l.Close()
+	}
+	p.dropAll()
 }
 
 // restart points the proxy at another server and cuts every connection:
@@ -82,8 +105,9 @@ func (p *dropProxy) dropAll() {
 // A lost connection to a clustered database is handed to libovsdb's own
 // reconnect, whose monitor can resume with monitor_cond_since, and the
 // connection counts as unsynced from the loss until the new server was
-// checked and re-monitored. If a libovsdb upgrade changes the loss
-// message lossSink looks for, the loss goes unseen and this fails.
+// checked and re-monitored. The loss is seen when libovsdb's reconnect
+// resets its backoff: if a libovsdb upgrade changes that, it goes unseen
+// and this fails.
 func TestDBConnReconnectsWithinSession(t *testing.T) {
 	dir := t.TempDir()
 	srvSock, pxSock := filepath.Join(dir, "sb.sock"), filepath.Join(dir, "px.sock")
