@@ -84,15 +84,6 @@ func (p *dropProxy) stop() {
 	p.dropAll()
 }
 
-// restart points the proxy at another server and cuts every connection:
-// to a client, the server restarted and lost its transaction history.
-func (p *dropProxy) restart(target string) {
-	p.mu.Lock()
-	p.target = target
-	p.mu.Unlock()
-	p.dropAll()
-}
-
 func (p *dropProxy) dropAll() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
