@@ -230,12 +230,12 @@ func TestPrimingSBRestart(t *testing.T) {
 		return nil
 	})
 	s.Eventually(plugTimeout, "the cause logged", func() error {
-		for _, l := range opLogLines(s, `"OVSDB connection down" db="sb" err=`) {
+		for _, l := range opLogLines(s, `"OVSDB reconnect failed; retrying" db="sb" err=`) {
 			if strings.HasPrefix(l, "W") {
 				return nil
 			}
 		}
-		return fmt.Errorf("no W %q line for db=sb", "OVSDB connection down")
+		return fmt.Errorf("no W %q line for db=sb", "OVSDB reconnect failed; retrying")
 	})
 	ctNever(t, ctSettle, "nothing changes in the gap", func() error {
 		ifaces := s.Interfaces()

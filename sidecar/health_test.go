@@ -199,7 +199,7 @@ func TestSBLossShowsCause(t *testing.T) {
 	if h := e.Health(); h.SB.Connected || !strings.Contains(h.SB.LastError, "no such file or directory") {
 		t.Errorf("/health's sb = %+v, want not connected with the dial error", h.SB)
 	}
-	downLine := regexp.MustCompile(`(?m)^W\d{4} .*"OVSDB connection down" db="sb" err=".*no such file or directory`)
+	downLine := regexp.MustCompile(`(?m)^W\d{4} .*"OVSDB reconnect failed; retrying" db="sb" err=".*no such file or directory`)
 	waitFor(t, "the dial error logged", 10*time.Second, func() bool {
 		klog.Flush()
 		logs.mu.Lock()
@@ -228,7 +228,7 @@ func TestSBLossShowsCause(t *testing.T) {
 	cause := e.Health().SB.LastError
 	waitFor(t, "the changed cause logged", 10*time.Second, func() bool {
 		klog.Flush()
-		return logs.count(`"OVSDB connection down" db="sb"`) >= 2
+		return logs.count(`"OVSDB reconnect failed; retrying" db="sb"`) >= 2
 	})
 	_ = l.Close()
 

@@ -376,7 +376,10 @@ func (c *Conn) session(ctx context.Context) error {
 			cause = fmt.Errorf("connection to %s lost", endpoint)
 		}
 		lossCause = nil
-		c.setCause(cause)
+		c.mu.Lock()
+		c.lastErr = cause
+		c.mu.Unlock()
+		c.cause.changed(cause) // logged here
 		logs.WarnS("OVSDB connection lost; reconnecting", "db", c.name, "endpoint", endpoint, "err", cause)
 		if c.OnDown != nil {
 			c.OnDown()
@@ -550,7 +553,7 @@ func (c *Conn) setCause(err error) {
 	c.lastErr = err
 	c.mu.Unlock()
 	if c.cause.changed(err) {
-		logs.WarnS("OVSDB connection down", "db", c.name, "err", err)
+		logs.WarnS("OVSDB reconnect failed; retrying", "db", c.name, "err", err)
 	}
 }
 
