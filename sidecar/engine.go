@@ -184,7 +184,7 @@ func New(cfg Config) (*Engine, error) {
 	e.ovs = dbconn.New("ovs", ovsModel, cfg.MetricsRegistry, Namespace)
 	e.ovs.Endpoints = func() ([]string, *tls.Config, error) { return []string{cfg.OVSRemote}, nil, nil }
 	e.ovs.Monitor = ovsMonitor
-	e.ovsBarrier = newUpdateBarrier(vswitch.SSLTable, func(uuid string) model.Model { return &vswitch.SSL{UUID: uuid} })
+	e.ovsBarrier = newUpdateBarrier(vswitch.SSLTable)
 	e.ovs.Handler = func() cache.EventHandler { return e.ovsBarrier.wrap(e.ovsHandler()) }
 	// Set before the connection counts as synced, so that one release
 	// covers both dumps when both connections come up together.
@@ -202,7 +202,7 @@ func New(cfg Config) (*Engine, error) {
 	e.sb.Endpoints = e.sbEndpoints
 	e.sb.Clustered = "OVN_Southbound"
 	e.sb.Monitor = e.sbMonitor
-	e.sbBarrier = newUpdateBarrier(sb.SSLTable, func(uuid string) model.Model { return &sb.SSL{UUID: uuid} })
+	e.sbBarrier = newUpdateBarrier(sb.SSLTable)
 	e.sb.Handler = func() cache.EventHandler { return e.sbBarrier.wrap(e.sbHandler()) }
 	e.sb.BeforeUp = func(tc *cache.TableCache) {
 		e.dumped.Store(true)
