@@ -111,14 +111,12 @@ type Engine struct {
 	// resident. One forced collection per (re)connect is cheap.
 	releaseDump func()
 
-	// worker-only state.
-	noBridgeLogged bool
 	// unusableLogged is the SB remote list whose unusable members were
 	// logged (SB connection goroutine only).
 	unusableLogged string
-	chassisSeen    chassisSeen
-	converge       *convergenceGuard
-	warned         map[string]warnState
+
+	// w runs the passes; only its goroutine touches it.
+	w *worker
 }
 
 // New builds an engine.
@@ -148,12 +146,16 @@ func New(cfg Config) (*Engine, error) {
 		status:      newStatusStore(),
 		id:          newIdentity(cfg.Chassis, cfg.SBRemote, cfg.Bridge),
 		wantedNames: map[string]string{},
-		converge:    newConvergenceGuard(),
 		pending:     newPendingWrites(),
 		ovsIdx:      newOVSIndex(),
 		sbIdx:       newSBIndex(),
-		warned:      map[string]warnState{},
 		releaseDump: debug.FreeOSMemory,
+	}
+	e.w = &worker{
+		e:        e,
+		prep:     &preparer{reg: cfg.Registry, timeout: cfg.PrepareTimeout, metrics: cfg.Metrics},
+		converge: newConvergenceGuard(),
+		warned:   map[string]warnState{},
 	}
 	ovsModel, err := model.NewClientDBModel("Open_vSwitch", map[string]model.Model{
 		vswitch.OpenvSwitchTable: &vswitch.OpenvSwitch{},
@@ -253,7 +255,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	var workers sync.WaitGroup
 	workers.Add(2)
 	go func() { defer workers.Done(); e.runProviders(ctx) }()
-	go func() { defer workers.Done(); e.worker(ctx) }()
+	go func() { defer workers.Done(); e.w.run(ctx) }()
 	workers.Wait()
 	stopConns()
 	conns.Wait()
@@ -292,96 +294,6 @@ func (e *Engine) runProviders(ctx context.Context) {
 }
 
 const providerRunInterval = 5 * time.Second
-
-func (e *Engine) worker(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-e.q.notify:
-		}
-		// Start on an update boundary, so that one SB update (a bulk NB
-		// transaction's 1000 bindings, say) is one pass and one OVS
-		// transaction, and the echo of our own write is seen whole.
-		sbTC, ovsTC := e.sb.Cache(), e.ovs.Cache()
-		sbSeen, ovsSeen := e.sbBarrier.wait(sbTC), e.ovsBarrier.wait(ovsTC)
-		b := e.q.drain()
-		if b.resync {
-			e.verifyIndexes()
-		}
-		e.dropEchoes(&b)
-		if b.empty() {
-			continue // a wake-up whose keys an earlier pass took
-		}
-		if sbSeen {
-			b.sbSeen = sbTC
-		}
-		if ovsSeen {
-			b.ovsSeen = ovsTC
-		}
-		start := time.Now()
-		e.reconcile(ctx, b)
-		e.metrics.reconcileDuration.Observe(time.Since(start).Seconds())
-		e.passes.Add(1)
-		if e.Primed() && e.dumped.Swap(false) {
-			e.releaseDump()
-		}
-	}
-}
-
-// verifyIndexes repairs the rows where an index lost events (see
-// suspects). A suspect is checked again once the handler has caught up,
-// so an event still on its way is not taken for a lost one.
-func (e *Engine) verifyIndexes() {
-	type checked interface {
-		suspects(*cache.TableCache) []suspect
-		repair(*cache.TableCache, []suspect) int
-	}
-	for _, c := range []struct {
-		db      string
-		conn    *dbconn.Conn
-		barrier *updateBarrier
-		idx     checked
-	}{{"ovs", e.ovs, e.ovsBarrier, e.ovsIdx}, {"sb", e.sb, e.sbBarrier, e.sbIdx}} {
-		tc := c.conn.Cache()
-		if tc == nil {
-			continue
-		}
-		sus := c.idx.suspects(tc)
-		if len(sus) == 0 || !c.barrier.wait(tc) || tc != c.conn.Cache() {
-			continue
-		}
-		if n := c.idx.repair(tc, sus); n > 0 {
-			e.metrics.indexRepairs.WithLabelValues(c.db).Add(float64(n))
-			logs.WarnS("Repaired index rows that missed cache events; libovsdb dropped events (its event buffer was full)", "db", c.db, "rows", n)
-		}
-	}
-}
-
-// dropEchoes takes out of the batch the keys whose only news is the echo
-// of our own last write: their interfaces are exactly as that write left
-// them, so a pass could only repeat what the last one decided. It runs on
-// an update boundary, after the barriers, because the handler sees an
-// update row by row and would judge half an echo (an Interface without
-// its Port yet).
-func (e *Engine) dropEchoes(b *batch) {
-	if len(b.ovsOnly) == 0 {
-		return
-	}
-	v := e.ovsIdx.pin()
-	defer v.release()
-	kept := b.keys[:0]
-	for _, k := range b.keys {
-		if _, only := b.ovsOnly[k]; only {
-			if e.pending.echoOnly(k, v) {
-				e.echoes.Add(1)
-				continue
-			}
-		}
-		kept = append(kept, k)
-	}
-	b.keys = kept
-}
 
 // Primed reports the priming gate: both databases synced since their last
 // (re)connect and the chassis row known.
@@ -525,49 +437,8 @@ func (e *Engine) lookupChassis(cl client.Client) {
 	}
 }
 
-// checkChassis moves the Port_Binding monitor onto the chassis row's UUID
-// when it differs from the one the current monitor uses. It returns the
-// row the current monitor follows, if any.
-func (e *Engine) checkChassis(tc *cache.TableCache) *sb.Chassis {
-	ch, restart := e.id.follow(tc)
-	if restart {
-		klog.InfoS("Chassis row found; monitoring its Port_Bindings", "chassis", ch.Name, "uuid", ch.UUID)
-		e.sb.Restart()
-		return nil
-	}
-	return ch
-}
-
 // splitRemotes splits an ovn-remote value, which like ovn-controller's
 // may separate remotes with commas or spaces.
 func splitRemotes(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
-}
-
-// chassisSeen is what was last logged about the Chassis row.
-type chassisSeen struct {
-	name    string
-	present bool
-	known   bool
-}
-
-// noteChassis logs, once per change, whether the Chassis row exists: an
-// idle sidecar must say that it waits for ovn-controller.
-func (e *Engine) noteChassis(tc *cache.TableCache) {
-	name, _, _ := e.id.names()
-	ch := findChassis(tc, name)
-	prev := e.chassisSeen
-	now := chassisSeen{name: name, present: ch != nil, known: true}
-	if prev == now || name == "" {
-		return
-	}
-	e.chassisSeen = now
-	switch {
-	case ch == nil && prev.known && prev.present && prev.name == name:
-		logs.WarnS("Chassis row disappeared from the Southbound database; nothing is plugged or unplugged until ovn-controller creates it again", "chassis", name)
-	case ch == nil:
-		logs.WarnS("Chassis row missing in the Southbound database; nothing is plugged or unplugged until ovn-controller creates it", "chassis", name)
-	case prev.known && prev.name == name:
-		klog.InfoS("Chassis row appeared in the Southbound database", "chassis", name, "uuid", ch.UUID)
-	}
 }

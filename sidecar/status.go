@@ -158,7 +158,7 @@ const warnEvery = time.Minute
 // record stores the plan's outcomes, folds in transaction failures and
 // ports the convergence guard held back, schedules retries, and logs
 // conflicts at most once a minute per port.
-func (e *Engine) record(res plan.PlanResult, failed map[string]error, held map[string]blocked) {
+func (w *worker) record(res plan.PlanResult, failed map[string]error, held map[string]blocked) {
 	now := time.Now()
 	for _, o := range res.Outcomes {
 		k := o.LogicalPort
@@ -167,24 +167,24 @@ func (e *Engine) record(res plan.PlanResult, failed map[string]error, held map[s
 		}
 		if h, ok := held[k]; ok {
 			o.State, o.Cause, o.Reason = plan.StateError, plan.CauseNotConverging, h.reason
-			e.status.set(o, now)
+			w.e.status.set(o, now)
 			if h.tripped {
-				e.metrics.notConverging.WithLabelValues(providerLabel(o.Provider)).Inc()
+				w.e.metrics.notConverging.WithLabelValues(providerLabel(o.Provider)).Inc()
 				c := clipOutcome(o)
 				logs.WarnS("Logical port is not converging; backing off", "lport", c.LogicalPort, "provider", c.Provider, "interface", c.Interface, "reason", c.Reason)
 			}
-			e.q.AddAfter(k, h.retryAfter)
+			w.e.q.AddAfter(k, h.retryAfter)
 			continue
 		}
-		changed := e.status.set(o, now)
+		changed := w.e.status.set(o, now)
 		switch o.State {
 		case plan.StatePlugged, plan.StateGone:
-			delete(e.warned, k)
-			e.q.Forget(k)
+			delete(w.warned, k)
+			w.e.q.Forget(k)
 			continue
 		case plan.StateConflict:
 			// No retry loop: the conflicting interface's own events wake it.
-			e.warn(k, o, now, "Not plugging logical port: conflict")
+			w.warn(k, o, now, "Not plugging logical port: conflict")
 			continue
 		}
 		if changed {
@@ -197,32 +197,32 @@ func (e *Engine) record(res plan.PlanResult, failed map[string]error, held map[s
 				logs.WarnS("Logical port not plugged", "lport", c.LogicalPort, "state", o.State, "provider", c.Provider, "reason", c.Reason)
 			}
 		}
-		if o.State == plan.StateUnplugBlocked && !e.Primed() {
+		if o.State == plan.StateUnplugBlocked && !w.e.Primed() {
 			continue // the resync after priming retries it
 		}
 		if o.State == plan.StatePending {
-			e.q.AddRateLimited(k, retrySoon)
+			w.e.q.AddRateLimited(k, retrySoon)
 		} else {
-			e.q.AddRateLimited(k, retrySlowly)
+			w.e.q.AddRateLimited(k, retrySlowly)
 		}
 	}
-	e.updateGauges()
+	updateGauges(w.e.status, w.e.metrics)
 }
 
-func (e *Engine) warn(k string, o plan.Outcome, now time.Time, msg string) {
-	w := e.warned[k]
-	if w.reason == o.Reason && now.Sub(w.at) < warnEvery {
+func (w *worker) warn(k string, o plan.Outcome, now time.Time, msg string) {
+	last := w.warned[k]
+	if last.reason == o.Reason && now.Sub(last.at) < warnEvery {
 		return
 	}
-	e.warned[k] = warnState{reason: o.Reason, at: now}
+	w.warned[k] = warnState{reason: o.Reason, at: now}
 	c := clipOutcome(o)
 	logs.WarnS(msg, "lport", c.LogicalPort, "provider", c.Provider, "reason", c.Reason)
 }
 
 // updateGauges sets the gauges whose label sets changed since the last
 // call, from the status store's counts: no pass lists every port.
-func (e *Engine) updateGauges() {
-	touched, counts := e.status.takeChanges()
+func updateGauges(status *statusStore, metrics *Metrics) {
+	touched, counts := status.takeChanges()
 	if len(touched) == 0 {
 		return
 	}
@@ -248,12 +248,12 @@ func (e *Engine) updateGauges() {
 		g.WithLabelValues(labels...).Set(float64(n))
 	}
 	for _, k := range touched {
-		set(e.metrics.ports, byState[[2]string{k.provider, string(k.state)}], k.provider, string(k.state))
+		set(metrics.ports, byState[[2]string{k.provider, string(k.state)}], k.provider, string(k.state))
 		switch k.state {
 		case plan.StatePlugged:
-			set(e.metrics.plugged, plugged[k.provider], k.provider)
+			set(metrics.plugged, plugged[k.provider], k.provider)
 		case plan.StatePending:
-			set(e.metrics.pending, pending[[2]string{k.provider, k.pending}], k.provider, k.pending)
+			set(metrics.pending, pending[[2]string{k.provider, k.pending}], k.provider, k.pending)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/memdb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/ovsops"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 // newTestWriter starts an in-memory OVS database and a writer for it.
@@ -32,7 +33,7 @@ func newTestWriter(t *testing.T) *writer {
 func TestWriterCommitsAndReconnects(t *testing.T) {
 	w := newTestWriter(t)
 	insert := func(name string) error {
-		ops, _ := ovsops.Plug(0, ovsops.Interface{Name: name})
+		ops, _ := ovsops.Plug(0, plan.Create{Name: name})
 		res, err := w.transact(context.Background(), ops)
 		if err == nil {
 			_, err = ovsdb.CheckOperationResults(res, ops)
