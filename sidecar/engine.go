@@ -4,6 +4,13 @@
 // Data flows one way: caches → desired state → plan.Plan → transaction →
 // Finish/CtxDestroy → status. Event handlers only enqueue keys (logical
 // port names); a single worker recomputes from the caches.
+//
+// Goroutines and what they own: libovsdb's event goroutine per connection
+// writes the indexes (index.go) and only enqueues; the worker (worker.go)
+// reads pinned index views, calls providers (prepare.go), writes OVS
+// (txn.go) and records status (status.go); the connections (dbconn) own
+// their clients; HTTP only reads the status store and the gauges. This
+// file owns the wiring: New connects the parts, Run starts them.
 package sidecar
 
 import (
@@ -66,6 +73,7 @@ const DefaultBridge = "br-int"
 const noChassisUUID = "00000000-0000-0000-0000-000000000000"
 
 // Engine plugs and unplugs ports. Create it with New and start it with Run.
+// Its fields are set by New and shared; the worker's own state is on w.
 type Engine struct {
 	cfg     Config
 	reg     *providers.Registry

@@ -7,6 +7,9 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
+// This file owns the metrics: the worker updates them, scrapes read
+// them (connection state is read at scrape time).
+
 // Namespace prefixes every metric the sidecar exports.
 const Namespace = "ovn_vif_sidecar"
 

@@ -13,6 +13,9 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
+// This file owns one reconcile pass (worker goroutine): read a pinned
+// snapshot, ask the providers, plan, write, record.
+
 // snapshot is a pass's view of both databases: the identity and root rows
 // read once, and lookups into the indexes the cache handlers keep, so a
 // pass reads only what its keys need. The index views are pinned: every

@@ -14,6 +14,9 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
+// This file owns the port status: the worker records each pass's
+// outcomes and schedules retries through the queue; HTTP reads.
+
 // PortStatus is what operators see for one logical port (GET /ports).
 type PortStatus struct {
 	LogicalPort string     `json:"logical_port"`

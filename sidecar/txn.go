@@ -15,6 +15,9 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
+// This file owns the OVS transactions of a pass (worker goroutine): build
+// the operations, register the expected echo, commit, then Finish.
+
 // txnTimeout bounds one OVS transaction.
 const txnTimeout = 30 * time.Second
 
