@@ -11,8 +11,9 @@ package sidecar
 // writes and reads.
 type versioned[V any] struct {
 	cur map[string]V
-	// prior holds the pinned values of keys written since the pin; nil
-	// when not pinned.
+	pinned bool
+	// prior holds the pinned values of keys written since the pin
+	// (allocated on the first such write).
 	prior map[string]priorValue[V]
 }
 
@@ -39,8 +40,11 @@ func (m *versioned[V]) at(k string) (V, bool) {
 }
 
 func (m *versioned[V]) save(k string) {
-	if m.prior == nil {
+	if !m.pinned {
 		return
+	}
+	if m.prior == nil {
+		m.prior = map[string]priorValue[V]{}
 	}
 	if _, saved := m.prior[k]; !saved {
 		v, ok := m.cur[k]
@@ -61,8 +65,9 @@ func (m *versioned[V]) del(k string) {
 	delete(m.cur, k)
 }
 
-func (m *versioned[V]) pin()   { m.prior = map[string]priorValue[V]{} }
-func (m *versioned[V]) unpin() { m.prior = nil }
+func (m *versioned[V]) pin() { m.pinned = true }
+
+func (m *versioned[V]) unpin() { m.pinned, m.prior = false, nil }
 
 // each calls f with every pinned (or, unpinned, current) entry.
 func (m *versioned[V]) each(f func(k string, v V)) {
