@@ -10,7 +10,7 @@ package sidecar
 // versioned has no lock of its own: the index that holds it serialises
 // writes and reads.
 type versioned[V any] struct {
-	cur map[string]V
+	cur    map[string]V
 	pinned bool
 	// prior holds the pinned values of keys written since the pin
 	// (allocated on the first such write).
