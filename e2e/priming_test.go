@@ -10,6 +10,7 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -221,11 +222,22 @@ func TestPrimingSBRestart(t *testing.T) {
 	s.NBCtl("lsp-del", "p05")
 	s.NBCtl(dummyOptions("p06", s.Chassis, 900)...)
 	s.NBCtl(append([]string{"lsp-add", sw, "p20", "--"}, dummyOptions("p20", s.Chassis, 0)...)...)
-	s.Eventually(plugTimeout, "/readyz 503 while SB is down", func() error {
-		if c := ctReadyz(s); c != http.StatusServiceUnavailable {
-			return fmt.Errorf("/readyz answered %d", c)
+	// Down, and saying why: the cause of the loss, then of each failed
+	// reconnect, logged at W when it changes.
+	s.Eventually(plugTimeout, "/readyz 503 while SB is down, with the cause", func() error {
+		code, body := opReadyz(s)
+		if code != http.StatusServiceUnavailable || !strings.Contains(body, "sb database not connected: ") {
+			return fmt.Errorf("/readyz = %d %q", code, body)
 		}
 		return nil
+	})
+	s.Eventually(plugTimeout, "the cause logged", func() error {
+		for _, l := range opLogLines(s, `"OVSDB reconnect failed; retrying" db="sb" err=`) {
+			if strings.HasPrefix(l, "W") {
+				return nil
+			}
+		}
+		return fmt.Errorf("no W %q line for db=sb", "OVSDB reconnect failed; retrying")
 	})
 	ctNever(t, ctSettle, "nothing changes in the gap", func() error {
 		ifaces := s.Interfaces()

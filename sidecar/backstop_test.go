@@ -119,13 +119,13 @@ func TestClip(t *testing.T) {
 	}
 	long := strings.Repeat("é", 40000) // 80,000 bytes
 	got := plan.Clip(long)
-	if len(got) > plan.MaxEcho+40 || !strings.HasSuffix(got, "…[79488 more bytes cut]") || !strings.HasPrefix(long, strings.TrimSuffix(got, "…[79488 more bytes cut]")) {
+	if len(got) > plan.MaxValueLen+40 || !strings.HasSuffix(got, "…[79488 more bytes cut]") || !strings.HasPrefix(long, strings.TrimSuffix(got, "…[79488 more bytes cut]")) {
 		t.Fatalf("plan.Clip(80 kB) = %d bytes ending %q", len(got), got[len(got)-30:])
 	}
-	odd := "x" + long // byte plan.MaxEcho falls inside a character
+	odd := "x" + long // byte plan.MaxValueLen falls inside a character
 	got = plan.Clip(odd)
 	kept, _, _ := strings.Cut(got, "…[")
-	if !utf8.ValidString(got) || !strings.HasPrefix(odd, kept) || len(kept) != plan.MaxEcho-1 ||
+	if !utf8.ValidString(got) || !strings.HasPrefix(odd, kept) || len(kept) != plan.MaxValueLen-1 ||
 		!strings.HasSuffix(got, fmt.Sprintf("…[%d more bytes cut]", len(odd)-len(kept))) {
 		t.Fatalf("clip on a character boundary kept %d bytes: %q", len(kept), got[len(got)-30:])
 	}

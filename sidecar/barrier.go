@@ -7,6 +7,7 @@ import (
 
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/model"
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 )
 
 // updateBarrier tells the worker when the cache event handlers have seen
@@ -15,16 +16,19 @@ import (
 // pass and one OVS transaction, not a first pass over the rows handed over
 // so far and a second over the rest.
 //
-// libovsdb applies an update under the cache's write lock and queues one
-// event per row, in order, for a single goroutine that calls the handlers.
-// So: wait for the write lock to be free (the update in progress is then
-// applied whole and all its events are queued), then queue a marker event
-// behind them; when the handler sees the marker, it has seen them all.
-// The marker is a row of a table the client model has but never monitors,
-// added and removed again in the local cache only; nothing reads it.
+// libovsdb applies an update with TableCache.Populate2, under the cache's
+// write lock, and queues one event per row, in order, for a single
+// goroutine that calls the handlers. The barrier applies its own one-row
+// update the same way: a marker row inserted, then deleted again, in a
+// table the client model has but never monitors. Populate2 waits for the
+// update in progress, if any, so the marker's event is queued behind all
+// its events; when the handler sees the marker, it has seen them all.
+// Populate2 takes the same lock as libovsdb's Purge of the cache on a
+// reconnect that cannot resume, so the two never race. Nothing reads the
+// marker rows. TestUpdateBarrierSeesWholeUpdate and
+// TestUpdateBarrierDuringFullDumpReconnect pin what this rests on.
 type updateBarrier struct {
-	table  string
-	newRow func(uuid string) model.Model
+	table string
 
 	mu     sync.Mutex
 	seen   uint64
@@ -32,13 +36,19 @@ type updateBarrier struct {
 	signal chan struct{} // closed and replaced when a marker is seen
 }
 
-func newUpdateBarrier(table string, newRow func(uuid string) model.Model) *updateBarrier {
-	return &updateBarrier{table: table, newRow: newRow, signal: make(chan struct{})}
+func newUpdateBarrier(table string) *updateBarrier {
+	return &updateBarrier{table: table, signal: make(chan struct{})}
 }
 
 // barrierTimeout bounds a wait: a cache that is being torn down (a
-// reconnect) never delivers the marker, and then the pass just proceeds.
+// reconnect) may not deliver the marker for a while, and then the pass
+// just proceeds.
 const barrierTimeout = 5 * time.Second
+
+// barrierResend is how long a wait gives one marker before it sends
+// another: libovsdb drops events, markers included, while its event
+// buffer is full, and a later marker proves as much as the lost one.
+const barrierResend = 500 * time.Millisecond
 
 // wait returns true once the handlers have seen every event of the
 // updates tc had applied when wait was called, false on timeout or error.
@@ -46,24 +56,14 @@ func (b *updateBarrier) wait(tc *cache.TableCache) bool {
 	if tc == nil {
 		return false
 	}
-	b.mu.Lock()
-	b.next++
-	n := b.next
-	b.mu.Unlock()
-	uuid := markerUUID(n)
-	// Table takes the cache's read lock, so it returns once the update
-	// being applied, if any, is in.
-	if tc.Table(b.table) == nil {
+	n, ok := b.mark(tc)
+	if !ok {
 		return false
 	}
-	if err := tc.ApplyCacheUpdate(markerUpdate{table: b.table, uuid: uuid, row: b.newRow(uuid)}); err != nil {
-		return false
-	}
-	// The marker is done with once queued: take it out of the cache again.
-	// Its delete event is dropped by the handler.
-	_ = tc.ApplyCacheUpdate(markerUpdate{table: b.table, uuid: uuid, old: tc.Table(b.table).Row(uuid)})
 	timeout := time.NewTimer(barrierTimeout)
 	defer timeout.Stop()
+	resend := time.NewTicker(barrierResend)
+	defer resend.Stop()
 	for {
 		b.mu.Lock()
 		seen, signal := b.seen, b.signal
@@ -73,10 +73,32 @@ func (b *updateBarrier) wait(tc *cache.TableCache) bool {
 		}
 		select {
 		case <-signal:
+		case <-resend.C:
+			if _, ok := b.mark(tc); !ok {
+				return false
+			}
 		case <-timeout.C:
 			return false
 		}
 	}
+}
+
+// mark queues a new marker behind the events of every update applied to
+// tc so far and returns its number.
+func (b *updateBarrier) mark(tc *cache.TableCache) (uint64, bool) {
+	b.mu.Lock()
+	b.next++
+	n := b.next
+	b.mu.Unlock()
+	uuid := markerUUID(n)
+	insert := ovsdb.TableUpdates2{b.table: {uuid: &ovsdb.RowUpdate2{Insert: &ovsdb.Row{}}}}
+	if err := tc.Populate2(insert); err != nil {
+		return 0, false
+	}
+	// The marker is done with once queued: take it out of the cache again.
+	// Its delete event is dropped by the handler.
+	_ = tc.Populate2(ovsdb.TableUpdates2{b.table: {uuid: &ovsdb.RowUpdate2{Delete: &ovsdb.Row{}}}})
+	return n, true
 }
 
 // wrap returns a handler that consumes the markers and passes every
@@ -122,20 +144,3 @@ func (b *updateBarrier) marked(m model.Model) {
 }
 
 func markerUUID(n uint64) string { return fmt.Sprintf("00000000-0000-4000-8000-%012x", n) }
-
-// markerUpdate is the one-row update the barrier applies to the cache: an
-// insert when row is set, a delete when old is.
-type markerUpdate struct {
-	table    string
-	uuid     string
-	row, old model.Model
-}
-
-func (u markerUpdate) GetUpdatedTables() []string { return []string{u.table} }
-
-func (u markerUpdate) ForEachModelUpdate(table string, do func(uuid string, old, newModel model.Model) error) error {
-	if table != u.table || (u.row == nil && u.old == nil) {
-		return nil
-	}
-	return do(u.uuid, u.old, u.row)
-}

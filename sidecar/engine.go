@@ -4,6 +4,13 @@
 // Data flows one way: caches → desired state → plan.Plan → transaction →
 // Finish/CtxDestroy → status. Event handlers only enqueue keys (logical
 // port names); a single worker recomputes from the caches.
+//
+// Goroutines and what they own: libovsdb's event goroutine per connection
+// writes the indexes (index.go) and only enqueues; the worker (worker.go)
+// reads pinned index views, calls providers (prepare.go), writes OVS
+// (txn.go) and records status (status.go); the connections (dbconn) own
+// their clients; HTTP only reads the status store and the gauges. This
+// file owns the wiring: New connects the parts, Run starts them.
 package sidecar
 
 import (
@@ -47,7 +54,10 @@ type Config struct {
 	// TxnBatch caps the number of ports in one OVS transaction.
 	TxnBatch int
 	Registry *providers.Registry
-	Metrics  *Metrics
+	// Changes carries the providers' Env.Changed calls (see
+	// NewProviderChanges); nil if no provider reports changes.
+	Changes *ProviderChanges
+	Metrics *Metrics
 	// MetricsRegistry, if set, also receives libovsdb's client metrics.
 	MetricsRegistry prometheus.Registerer
 }
@@ -63,6 +73,7 @@ const DefaultBridge = "br-int"
 const noChassisUUID = "00000000-0000-0000-0000-000000000000"
 
 // Engine plugs and unplugs ports. Create it with New and start it with Run.
+// Its fields are set by New and shared; the worker's own state is on w.
 type Engine struct {
 	cfg     Config
 	reg     *providers.Registry
@@ -105,21 +116,17 @@ type Engine struct {
 	// primed pass after it calls releaseDump.
 	dumped atomic.Bool
 	// releaseDump returns the garbage of a dump to the OS. Decoding one
-	// leaves more garbage than the caches it fills (1000 local ports: 22
-	// to 26 MiB of heap in use, 10 MiB live), and an idle sidecar
+	// leaves more garbage than the caches it fills, and an idle sidecar
 	// allocates too little to reach the next collection, so it would stay
-	// resident. One forced collection per (re)connect costs milliseconds.
+	// resident. One forced collection per (re)connect is cheap.
 	releaseDump func()
 
-	// worker-only state.
-	noBridgeLogged bool
 	// unusableLogged is the SB remote list whose unusable members were
 	// logged (SB connection goroutine only).
 	unusableLogged string
-	chassisSeen    chassisSeen
-	converge       *convergenceGuard
-	attempts       map[string]int
-	warned         map[string]warnState
+
+	// w runs the passes; only its goroutine touches it.
+	w *worker
 }
 
 // New builds an engine.
@@ -133,9 +140,8 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.TxnBatch <= 0 {
 		// One transaction for a whole SB update is fastest: OVSDB commits
 		// it at once, and a failure still falls back to one port at a
-		// time. 5000 split a 10,000-port update into two transactions
-		// sent one after the other (0.5 s and 1.0 s to commit); the cap
-		// only bounds a single request's size.
+		// time. A smaller cap splits a bulk update into transactions sent
+		// one after the other; the cap only bounds a request's size.
 		cfg.TxnBatch = 20000
 	}
 	if cfg.Metrics == nil {
@@ -146,18 +152,21 @@ func New(cfg Config) (*Engine, error) {
 		cfg:         cfg,
 		reg:         cfg.Registry,
 		metrics:     cfg.Metrics,
-		q:           newQueue(),
+		q:           cfg.Changes.queue(),
 		status:      newStatusStore(),
 		id:          newIdentity(cfg.Chassis, cfg.SBRemote, cfg.Bridge),
 		wantedNames: map[string]string{},
-		converge:    newConvergenceGuard(),
 		pending:     newPendingWrites(),
 		foreign:     newForeignWrites(),
 		ovsIdx:      newOVSIndex(),
 		sbIdx:       newSBIndex(),
-		attempts:    map[string]int{},
-		warned:      map[string]warnState{},
 		releaseDump: debug.FreeOSMemory,
+	}
+	e.w = &worker{
+		e:        e,
+		prep:     &preparer{reg: cfg.Registry, timeout: cfg.PrepareTimeout, metrics: cfg.Metrics},
+		converge: newConvergenceGuard(),
+		warned:   map[string]warnState{},
 	}
 	ovsModel, err := model.NewClientDBModel("Open_vSwitch", map[string]model.Model{
 		vswitch.OpenvSwitchTable: &vswitch.OpenvSwitch{},
@@ -193,7 +202,7 @@ func New(cfg Config) (*Engine, error) {
 	e.ovs.Monitor = ovsMonitor
 	ovsNeeds := vswitch.Schema()
 	e.ovs.Needs, e.ovs.Floor = &ovsNeeds, FloorOVS
-	e.ovsBarrier = newUpdateBarrier(vswitch.SSLTable, func(uuid string) model.Model { return &vswitch.SSL{UUID: uuid} })
+	e.ovsBarrier = newUpdateBarrier(vswitch.SSLTable)
 	e.ovs.Handler = func() cache.EventHandler { return e.ovsBarrier.wrap(e.ovsHandler()) }
 	// Set before the connection counts as synced, so that one release
 	// covers both dumps when both connections come up together.
@@ -213,7 +222,7 @@ func New(cfg Config) (*Engine, error) {
 	e.sb.Monitor = e.sbMonitor
 	sbNeeds := sb.Schema()
 	e.sb.Needs, e.sb.Floor = &sbNeeds, FloorOVN
-	e.sbBarrier = newUpdateBarrier(sb.SSLTable, func(uuid string) model.Model { return &sb.SSL{UUID: uuid} })
+	e.sbBarrier = newUpdateBarrier(sb.SSLTable)
 	e.sb.Handler = func() cache.EventHandler { return e.sbBarrier.wrap(e.sbHandler()) }
 	e.sb.BeforeUp = func(tc *cache.TableCache) {
 		e.dumped.Store(true)
@@ -233,8 +242,23 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// Changed returns the Env.Changed callback for a provider type.
-func (e *Engine) Changed(typ string) func() { return func() { e.q.AddProvider(typ) } }
+// ProviderChanges carries providers' Env.Changed calls to the engine's
+// queue. It exists before the engine, so a registry's Env can be built
+// first without a callback that reaches an engine not yet made.
+type ProviderChanges struct{ q *queue }
+
+// NewProviderChanges makes the carrier; pass it in Config.Changes.
+func NewProviderChanges() *ProviderChanges { return &ProviderChanges{q: newQueue()} }
+
+// For returns the Env.Changed callback for a provider type.
+func (c *ProviderChanges) For(typ string) func() { return func() { c.q.AddProvider(typ) } }
+
+func (c *ProviderChanges) queue() *queue {
+	if c == nil {
+		return newQueue()
+	}
+	return c.q
+}
 
 // Run connects and reconciles until ctx is done. It never unplugs on exit:
 // it just stops.
@@ -249,7 +273,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	var workers sync.WaitGroup
 	workers.Add(2)
 	go func() { defer workers.Done(); e.runProviders(ctx) }()
-	go func() { defer workers.Done(); e.worker(ctx) }()
+	go func() { defer workers.Done(); e.w.run(ctx) }()
 	workers.Wait()
 	stopConns()
 	conns.Wait()
@@ -271,9 +295,10 @@ func (e *Engine) runProviders(ctx context.Context) {
 		}()
 	}
 	defer runs.Wait()
-	// A periodic full recompute is the safety net for cache events that
-	// libovsdb dropped (its event channel drops when full), as a
-	// Kubernetes informer's resync is. With nothing to do it writes nothing.
+	// A periodic full recompute, as a Kubernetes informer's resync, after
+	// checking the indexes against the caches: libovsdb drops cache
+	// events when its event channel is full. With nothing to do it writes
+	// nothing.
 	resync := time.NewTicker(resyncInterval)
 	defer resync.Stop()
 	for {
@@ -281,69 +306,12 @@ func (e *Engine) runProviders(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-resync.C:
-			e.q.AddAll()
+			e.q.AddResync()
 		}
 	}
 }
 
 const providerRunInterval = 5 * time.Second
-
-func (e *Engine) worker(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-e.q.notify:
-		}
-		// Start on an update boundary, so that one SB update (a bulk NB
-		// transaction's 1000 bindings, say) is one pass and one OVS
-		// transaction, and the echo of our own write is seen whole.
-		sbTC, ovsTC := e.sb.Cache(), e.ovs.Cache()
-		sbSeen, ovsSeen := e.sbBarrier.wait(sbTC), e.ovsBarrier.wait(ovsTC)
-		b := e.q.drain()
-		e.dropEchoes(&b)
-		if b.empty() {
-			continue // a wake-up whose keys an earlier pass took
-		}
-		if sbSeen {
-			b.sbSeen = sbTC
-		}
-		if ovsSeen {
-			b.ovsSeen = ovsTC
-		}
-		start := time.Now()
-		e.reconcile(ctx, b)
-		e.metrics.reconcileDuration.Observe(time.Since(start).Seconds())
-		e.passes.Add(1)
-		if e.Primed() && e.dumped.Swap(false) {
-			e.releaseDump()
-		}
-	}
-}
-
-// dropEchoes takes out of the batch the keys whose only news is the echo
-// of our own last write: their interfaces are exactly as that write left
-// them, so a pass could only repeat what the last one decided. It runs on
-// an update boundary, after the barriers, because the handler sees an
-// update row by row and would judge half an echo (an Interface without
-// its Port yet).
-func (e *Engine) dropEchoes(b *batch) {
-	if len(b.ovsOnly) == 0 {
-		return
-	}
-	v := ovsView{e.ovsIdx}
-	kept := b.keys[:0]
-	for _, k := range b.keys {
-		if _, only := b.ovsOnly[k]; only {
-			if e.pending.echoOnly(k, v) {
-				e.echoes.Add(1)
-				continue
-			}
-		}
-		kept = append(kept, k)
-	}
-	b.keys = kept
-}
 
 // Primed reports the priming gate: both databases synced since their last
 // (re)connect and the chassis row known.
@@ -462,8 +430,7 @@ func (e *Engine) sbMonitor(cl client.Client) *client.Monitor {
 // lookupChassis reads this chassis's row with a select before the first
 // monitor, so that the monitor follows it from the start: without it the
 // first dump (every binding naming the chassis) was followed by a restart
-// and a second dump of the same bindings, for 200 ms and 4 MiB of garbage
-// with 1000 ports. If the read fails or finds nothing, the monitor starts
+// and a second dump of the same bindings. If the read fails or finds nothing, the monitor starts
 // on no chassis and checkChassis moves it once the row is seen.
 func (e *Engine) lookupChassis(cl client.Client) {
 	name, unknown := e.id.unresolved()
@@ -489,49 +456,8 @@ func (e *Engine) lookupChassis(cl client.Client) {
 	}
 }
 
-// checkChassis moves the Port_Binding monitor onto the chassis row's UUID
-// when it differs from the one the current monitor uses. It returns the
-// row the current monitor follows, if any.
-func (e *Engine) checkChassis(tc *cache.TableCache) *sb.Chassis {
-	ch, restart := e.id.follow(tc)
-	if restart {
-		klog.InfoS("Chassis row found; monitoring its Port_Bindings", "chassis", ch.Name, "uuid", ch.UUID)
-		e.sb.Restart()
-		return nil
-	}
-	return ch
-}
-
 // splitRemotes splits an ovn-remote value, which like ovn-controller's
 // may separate remotes with commas or spaces.
 func splitRemotes(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
-}
-
-// chassisSeen is what was last logged about the Chassis row.
-type chassisSeen struct {
-	name    string
-	present bool
-	known   bool
-}
-
-// noteChassis logs, once per change, whether the Chassis row exists: an
-// idle sidecar must say that it waits for ovn-controller.
-func (e *Engine) noteChassis(tc *cache.TableCache) {
-	name, _, _ := e.id.names()
-	ch := findChassis(tc, name)
-	prev := e.chassisSeen
-	now := chassisSeen{name: name, present: ch != nil, known: true}
-	if prev == now || name == "" {
-		return
-	}
-	e.chassisSeen = now
-	switch {
-	case ch == nil && prev.known && prev.present && prev.name == name:
-		logs.WarnS("Chassis row disappeared from the Southbound database; nothing is plugged or unplugged until ovn-controller creates it again", "chassis", name)
-	case ch == nil:
-		logs.WarnS("Chassis row missing in the Southbound database; nothing is plugged or unplugged until ovn-controller creates it", "chassis", name)
-	case prev.known && prev.name == name:
-		klog.InfoS("Chassis row appeared in the Southbound database", "chassis", name, "uuid", ch.UUID)
-	}
 }

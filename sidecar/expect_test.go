@@ -30,7 +30,7 @@ func newExpectRig() *expectRig {
 	return r
 }
 
-func (r *expectRig) view() ovsView { return ovsView{r.x} }
+func (r *expectRig) view() ovsView { return ovsView{x: r.x} }
 
 // plug shows an interface in a port on the bridge, as one echo would.
 func (r *expectRig) plug(it *vswitch.Interface, port string) {

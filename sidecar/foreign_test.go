@@ -56,23 +56,23 @@ func TestIndexListsOnlyPluggerChanges(t *testing.T) {
 		{"ovn-installed", func(i *vswitch.Interface) { i.ExternalIDs["ovn-installed"] = "true" }, false},
 	} {
 		x := newOVSIndex()
-		x.applyIface(nil, base())
+		x.t.applyIface("u1", base())
 		n := base()
 		c.change(n)
-		ch := x.applyIface(base(), n)
+		ch := x.t.applyIface("u1", n)
 		if got := len(ch.modified) == 1; got != c.modified {
 			t.Errorf("%s: listed as modified %v, want %v", c.what, got, c.modified)
 		}
 	}
 	x := newOVSIndex()
-	x.applyIface(nil, base())
-	if ch := x.applyIface(base(), nil); len(ch.deleted) != 1 {
+	x.t.applyIface("u1", base())
+	if ch := x.t.applyIface("u1", nil); len(ch.deleted) != 1 {
 		t.Errorf("a deleted plugged interface is not listed: %+v", ch)
 	}
 	unplugged := base()
 	delete(unplugged.ExternalIDs, plan.ExtOvnPlugged)
-	x.applyIface(nil, unplugged)
-	if ch := x.applyIface(unplugged, nil); len(ch.deleted) != 0 {
+	x.t.applyIface("u1", unplugged)
+	if ch := x.t.applyIface("u1", nil); len(ch.deleted) != 0 {
 		t.Errorf("an interface nobody plugged is listed as deleted: %+v", ch)
 	}
 }

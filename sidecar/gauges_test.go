@@ -45,7 +45,7 @@ func TestGaugesFollowTransitions(t *testing.T) {
 	now := time.Now()
 	set := func(k string, st plan.State, c plan.Cause) {
 		e.status.set(plan.Outcome{LogicalPort: k, Provider: "dummy", State: st, Cause: c}, now)
-		e.updateGauges()
+		updateGauges(e.status, e.metrics)
 	}
 	check := func(want map[string]float64) {
 		t.Helper()

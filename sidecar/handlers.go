@@ -21,7 +21,7 @@ func (e *Engine) ovsHandler() cache.EventHandler {
 			e.q.AddAll()
 		}
 		if ch.identity {
-			e.q.AddProvider(identityChanged)
+			e.q.AddIdentity()
 		}
 		ours := map[*vswitch.Interface]bool{}
 		for _, row := range ch.ifaces {
@@ -58,15 +58,9 @@ func (e *Engine) ovsHandler() cache.EventHandler {
 func (e *Engine) sbHandler() cache.EventHandler {
 	return e.sbIdx.handler(func(lports []string, chassis bool) {
 		if chassis {
-			e.q.AddAll()
+			e.q.AddChassis()
 			return
 		}
 		e.q.Add(lports...)
 	})
 }
-
-// Internal markers carried in the queue's provider set; they are not valid
-// vif-plug-type values because they contain spaces.
-const (
-	identityChanged = " identity"
-)

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -163,5 +165,80 @@ func TestHealthProviders(t *testing.T) {
 		if strings.Contains(r, "broken") {
 			t.Fatalf("a provider made the daemon unready: %q", r)
 		}
+	}
+}
+
+// TestSBLossShowsCause: while a lost SB connection is down, its cause is
+// in /readyz and /health and logged at warning severity each time it
+// changes, and it is cleared once the connection is back. libovsdb's
+// reconnect keeps its errors to itself, so the cause comes from the
+// sidecar's own attempt after each of libovsdb's that failed: if a
+// libovsdb upgrade stops reporting those through the backoff, this fails.
+func TestSBLossShowsCause(t *testing.T) {
+	logs := captureKlog(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			logs.mu.Lock()
+			t.Logf("log:\n%s", logs.b.String())
+			logs.mu.Unlock()
+		}
+	})
+	m := newMemStack(t)
+	pxSock := filepath.Join(t.TempDir(), "px.sock")
+	px := newDropProxy(t, pxSock, m.sbSock)
+	e, _ := m.startEngineWith(t, Config{SBRemote: "unix:" + pxSock}, dummy.New())
+	waitFor(t, "ready", 10*time.Second, func() bool { return e.Health().Ready })
+
+	// The server goes away: the socket is gone.
+	px.stop()
+	waitFor(t, "the dial error in /readyz", 20*time.Second, func() bool {
+		code, body := readyz(t, e)
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "sb database not connected: ") &&
+			strings.Contains(body, "no such file or directory")
+	})
+	if h := e.Health(); h.SB.Connected || !strings.Contains(h.SB.LastError, "no such file or directory") {
+		t.Errorf("/health's sb = %+v, want not connected with the dial error", h.SB)
+	}
+	downLine := regexp.MustCompile(`(?m)^W\d{4} .*"OVSDB reconnect failed; retrying" db="sb" err=".*no such file or directory`)
+	waitFor(t, "the dial error logged", 10*time.Second, func() bool {
+		klog.Flush()
+		logs.mu.Lock()
+		defer logs.mu.Unlock()
+		return downLine.MatchString(logs.b.String())
+	})
+
+	// Something else listens there now and hangs up at once: a new cause.
+	l, err := net.Listen("unix", pxSock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	waitFor(t, "the changed cause in /health", 20*time.Second, func() bool {
+		h := e.Health()
+		return !h.SB.Connected && h.SB.LastError != "" && !strings.Contains(h.SB.LastError, "no such file or directory")
+	})
+	cause := e.Health().SB.LastError
+	waitFor(t, "the changed cause logged", 10*time.Second, func() bool {
+		klog.Flush()
+		return logs.count(`"OVSDB reconnect failed; retrying" db="sb"`) >= 2
+	})
+	_ = l.Close()
+
+	// The server is back: connected, and no cause any more.
+	px.start(t)
+	waitFor(t, "ready again", 30*time.Second, func() bool { return e.Health().Ready })
+	if h := e.Health(); !h.SB.Connected || h.SB.LastError != "" {
+		t.Errorf("/health's sb after the reconnect = %+v (the cause was %q)", h.SB, cause)
+	}
+	if code, body := readyz(t, e); code != http.StatusOK {
+		t.Errorf("/readyz after the reconnect = %d %q", code, body)
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"net/http"
 )
 
+// This file owns the HTTP endpoints; they only read the status store,
+// the health and the metrics registry.
+
 func (e *Engine) httpHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -29,7 +29,7 @@ func TestOVSIndexFollowsRowsAndReportsOnlyWhatThePlanReads(t *testing.T) {
 	if c := take(); len(c) != 1 || c[0].all || !slices.Equal(c[0].ifaceIDs, []string{"lsp1"}) {
 		t.Fatalf("the port joining the bridge reported %+v, want only lsp1", c)
 	}
-	v := ovsView{x}
+	v := ovsView{x: x}
 	it := v.Ours("lsp1")
 	if it == nil || it.PortUUID != "p1" || it.BridgeUUID != "b1" || it.BridgeName != "br-int" {
 		t.Fatalf("Ours(lsp1) = %+v", it)
@@ -94,9 +94,18 @@ func TestOVSIndexFollowsRowsAndReportsOnlyWhatThePlanReads(t *testing.T) {
 	if v.Ours("lsp1") != nil {
 		t.Error("the new generation kept the old rows")
 	}
-	h2.OnDelete(vswitch.InterfaceTable, ifc)
-	if c := take(); len(c) != 1 {
+	h2.OnAdd(vswitch.InterfaceTable, ifc)
+	take()
+	// A delete is judged by the row the index holds, not the event's.
+	h2.OnDelete(vswitch.InterfaceTable, &vswitch.Interface{UUID: ifc.UUID})
+	if c := take(); len(c) != 1 || !slices.Equal(c[0].ifaceIDs, []string{"lsp1"}) {
 		t.Errorf("delete reported %+v", c)
+	}
+	// A delete of a row the index never held (its add was lost) changes
+	// nothing and wakes nobody.
+	h2.OnDelete(vswitch.InterfaceTable, ifc)
+	if c := take(); len(c) != 0 {
+		t.Errorf("a delete of an unknown row reported %+v", c)
 	}
 }
 
@@ -111,14 +120,84 @@ func TestSBIndexRebuildDropsWhatThePurgeHid(t *testing.T) {
 	x := newSBIndex()
 	h := x.handler(func([]string, bool) {})
 	h.OnAdd(sb.PortBindingTable, &sb.PortBinding{UUID: "gone", LogicalPort: "deleted-while-away"})
-	if _, ok := x.Binding("deleted-while-away"); !ok {
+	if _, ok := (sbView{x: x}).Binding("deleted-while-away"); !ok {
 		t.Fatal("handler did not index the binding")
 	}
 	x.rebuild(m.sb.Cache())
-	if _, ok := x.Binding("deleted-while-away"); ok {
+	if _, ok := (sbView{x: x}).Binding("deleted-while-away"); ok {
 		t.Error("a binding the cache no longer has survived the rebuild")
 	}
-	if _, ok := x.Binding("live"); !ok {
+	if _, ok := (sbView{x: x}).Binding("live"); !ok {
 		t.Error("the cache's binding is missing after the rebuild")
+	}
+}
+
+// TestPinnedViewsReadOneState: events applied while a pass holds its
+// views change nothing the pass reads, and the next pin sees them.
+func TestPinnedViewsReadOneState(t *testing.T) {
+	x := newOVSIndex()
+	h := x.handler(func(indexChange) {})
+	ifc := &vswitch.Interface{UUID: "i1", Name: "lsp1", ExternalIDs: map[string]string{plan.ExtIfaceID: "lsp1", plan.ExtOvnPlugged: "dummy"}}
+	h.OnAdd(vswitch.InterfaceTable, ifc)
+	h.OnAdd(vswitch.PortTable, &vswitch.Port{UUID: "p1", Name: "lsp1", Interfaces: []string{"i1"}})
+	h.OnAdd(vswitch.BridgeTable, &vswitch.Bridge{UUID: "b1", Name: "br-int", Ports: []string{"p1"}})
+
+	v := x.pin()
+	// An update moves the interface to a new port on another bridge and
+	// adds a second interface for the same iface-id.
+	h.OnDelete(vswitch.PortTable, &vswitch.Port{UUID: "p1"})
+	h.OnAdd(vswitch.PortTable, &vswitch.Port{UUID: "p2", Name: "lsp1", Interfaces: []string{"i1"}})
+	h.OnAdd(vswitch.BridgeTable, &vswitch.Bridge{UUID: "b2", Name: "br-other", Ports: []string{"p2"}})
+	h.OnUpdate(vswitch.BridgeTable, nil, &vswitch.Bridge{UUID: "b1", Name: "br-int"})
+	h.OnAdd(vswitch.InterfaceTable, &vswitch.Interface{UUID: "i2", Name: "lsp1-b", ExternalIDs: map[string]string{plan.ExtIfaceID: "lsp1", plan.ExtOvnPlugged: "dummy"}})
+	h.OnUpdate(vswitch.InterfaceTable, ifc, &vswitch.Interface{UUID: "i1", Name: "renamed", ExternalIDs: ifc.ExternalIDs})
+
+	got := v.IfacesWithID("lsp1")
+	if len(got) != 1 || got[0].Name != "lsp1" || got[0].PortUUID != "p1" || got[0].BridgeName != "br-int" {
+		t.Errorf("pinned IfacesWithID(lsp1) = %+v, want i1 named lsp1 in p1 on br-int", got)
+	}
+	if !v.PortExists("p1") || v.PortExists("p2") {
+		t.Error("pinned view sees the port change")
+	}
+	if _, ok := v.Named("renamed"); ok {
+		t.Error("pinned view sees the rename")
+	}
+	if _, br := v.Root("br-other"); br != nil {
+		t.Error("pinned view sees the new bridge")
+	}
+	n := 0
+	v.OursIDs(func(string, string) { n++ })
+	if n != 1 {
+		t.Errorf("pinned OursIDs saw %d interfaces, want 1", n)
+	}
+	v.release()
+
+	now := x.pin()
+	defer now.release()
+	if got := now.IfacesWithID("lsp1"); len(got) != 2 {
+		t.Errorf("after release, IfacesWithID(lsp1) = %+v, want both", got)
+	}
+	if it, ok := now.ByUUID("i1"); !ok || it.Name != "renamed" || it.BridgeName != "br-other" {
+		t.Errorf("after release, i1 = %+v", it)
+	}
+
+	// The SB view, likewise.
+	s := newSBIndex()
+	sh := s.handler(func([]string, bool) {})
+	sh.OnAdd(sb.PortBindingTable, &sb.PortBinding{UUID: "u1", LogicalPort: "a", Type: ""})
+	sv := s.pin()
+	sh.OnUpdate(sb.PortBindingTable, nil, &sb.PortBinding{UUID: "u1", LogicalPort: "a", Type: "virtual"})
+	sh.OnAdd(sb.PortBindingTable, &sb.PortBinding{UUID: "u2", LogicalPort: "b"})
+	if b, ok := sv.Binding("a"); !ok || b.Type != "" {
+		t.Errorf("pinned Binding(a) = %+v", b)
+	}
+	seen := 0
+	sv.Each(func(plan.Binding) { seen++ })
+	if _, ok := sv.Binding("b"); ok || seen != 1 {
+		t.Errorf("pinned SB view sees the new binding (each saw %d)", seen)
+	}
+	sv.release()
+	if b, _ := (sbView{x: s}).Binding("a"); b.Type != "virtual" {
+		t.Errorf("after release Binding(a) = %+v", b)
 	}
 }

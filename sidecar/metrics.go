@@ -7,6 +7,9 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
+// This file owns the metrics: the worker updates them, scrapes read
+// them (connection state is read at scrape time).
+
 // Namespace prefixes every metric the sidecar exports.
 const Namespace = "ovn_vif_sidecar"
 
@@ -22,6 +25,7 @@ type Metrics struct {
 	txnDuration       prometheus.Histogram
 	reconcileDuration prometheus.Histogram
 	ports             *prometheus.GaugeVec
+	indexRepairs      *prometheus.CounterVec
 	// state reports connection and priming state at scrape time, so the
 	// gauges are right even while the worker is idle or waiting.
 	state *stateCollector
@@ -78,6 +82,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Duration of one reconcile pass, including provider calls and transactions.", Buckets: prometheus.ExponentialBuckets(1e-5, 2, 20)}),
 		ports: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "ports",
 			Help: "Logical ports the sidecar considers, by provider and state (plugged, pending, conflict, error, unplug-blocked)."}, []string{"provider", "state"}),
+		indexRepairs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "index_repairs_total",
+			Help: "Index rows the periodic resync found different from the database cache and repaired; non-zero means libovsdb dropped cache events."}, []string{"db"}),
 		state: &stateCollector{
 			connected: prometheus.NewDesc(Namespace+"_db_connected", "1 when the database connection is up and its initial dump is done.", []string{"db"}, nil),
 			primed:    prometheus.NewDesc(Namespace+"_primed", "1 when both databases have synced since their last (re)connect and the chassis is known; unplugging is allowed.", nil, nil),
@@ -86,7 +92,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.plugged, m.pending, m.operations, m.prepareDuration, m.prepareTimeouts, m.notConverging,
-			m.txnDuration, m.reconcileDuration, m.ports, m.state)
+			m.txnDuration, m.reconcileDuration, m.ports, m.indexRepairs, m.state)
+	}
+	for _, db := range []string{"ovs", "sb"} {
+		m.indexRepairs.WithLabelValues(db)
 	}
 	return m
 }

@@ -2,33 +2,35 @@ package sidecar
 
 import (
 	"context"
-	"fmt"
-	"maps"
-	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"k8s.io/klog/v2"
 
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/logs"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/slim/sb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/slim/vswitch"
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
+// This file owns one reconcile pass (worker goroutine): read a pinned
+// snapshot, ask the providers, plan, write, record.
+
 // snapshot is a pass's view of both databases: the identity and root rows
 // read once, and lookups into the indexes the cache handlers keep, so a
-// pass reads only what its keys need. Building it has no side effects.
-// Rows are shared with the caches and must not be modified.
+// pass reads only what its keys need. The index views are pinned: every
+// read of a pass sees the indexes as they were when it started, however
+// many events the handlers apply meanwhile (those re-queue their keys for
+// the next pass). Building it has no side effects; release it when the
+// pass is done. Rows are shared with the caches and must not be modified.
 type snapshot struct {
 	ovsRow     *vswitch.OpenvSwitch
 	bridge     *vswitch.Bridge
 	bridgeName string
+	// chassis is the configured chassis name (system-id), for providers.
+	chassis    string
 	ovs        ovsView
-	sb         *sbIndex
+	sb         sbView
 	// bindings are the bindings read so far, by logical port.
 	bindings    map[string]plan.Binding
 	chassisUUID string
@@ -41,9 +43,9 @@ type snapshot struct {
 
 // takeSnapshot reads the view for a pass. ch is the chassis row the
 // identity tracker confirmed for the current SB monitor, nil if none.
-func (e *Engine) takeSnapshot(sbTC *cache.TableCache, ch *sb.Chassis) *snapshot {
-	_, _, bridge := e.id.names()
-	s := &snapshot{bridgeName: bridge, ovs: ovsView{e.ovsIdx}, sb: e.sbIdx, bindings: map[string]plan.Binding{}}
+func (w *worker) takeSnapshot(sbTC *cache.TableCache, ch *sb.Chassis) *snapshot {
+	chassis, _, bridge := w.e.id.names()
+	s := &snapshot{bridgeName: bridge, chassis: chassis, ovs: w.e.ovsIdx.pin(), sb: w.e.sbIdx.pin(), bindings: map[string]plan.Binding{}}
 	s.ovsRow, s.bridge = s.ovs.Root(s.bridgeName)
 	if sbTC == nil {
 		return s
@@ -51,9 +53,14 @@ func (e *Engine) takeSnapshot(sbTC *cache.TableCache, ch *sb.Chassis) *snapshot 
 	s.sbLive = true
 	if ch != nil {
 		s.chassisUUID, s.chassisName, s.hostname = ch.UUID, ch.Name, ch.Hostname
-		s.primed = e.ovs.Synced()
+		s.primed = w.e.ovs.Synced()
 	}
 	return s
+}
+
+func (s *snapshot) release() {
+	s.ovs.release()
+	s.sb.release()
 }
 
 // binding reads one logical port's binding into the view.
@@ -72,60 +79,52 @@ func (s *snapshot) binding(k string) (plan.Binding, bool) {
 // still the current one: an update that removed it (and, in the same
 // transaction, cleared requested_chassis on the bindings) may have landed
 // while the bindings were read.
-func (e *Engine) chassisStill(sbTC *cache.TableCache, s *snapshot) bool {
-	ch := e.id.chassisRow(sbTC)
+func (w *worker) chassisStill(sbTC *cache.TableCache, s *snapshot) bool {
+	ch := w.e.id.chassisRow(sbTC)
 	return ch != nil && ch.UUID == s.chassisUUID
 }
 
-// prepared is one provider call's context, kept until Finish/CtxDestroy.
-type prepared struct {
-	prov *providers.Instance
-	in   *providers.PortCtxIn
-	out  *providers.PortCtxOut
-	err  error
-	used bool
-}
-
-func (e *Engine) reconcile(ctx context.Context, b batch) {
-	ovsTC := e.ovs.Cache()
+func (w *worker) reconcile(ctx context.Context, b batch) {
+	ovsTC := w.e.ovs.Cache()
 	if ovsTC == nil {
 		return // the OVS resync on connect recomputes everything
 	}
-	if slices.Contains(b.providers, identityChanged) {
-		e.refreshIdentity()
+	if b.identity {
+		w.e.refreshIdentity()
 	}
-	sbTC := e.sb.Cache()
+	sbTC := w.e.sb.Cache()
 	// The indexes are filled by the handlers, after the cache: before a
 	// pass reads them, the handlers must have seen every row these caches
 	// hold, or a new connection's half-handled dump would look like
 	// bindings gone. The worker waited before draining the batch; only a
 	// cache that changed since (a reconnect) needs another wait.
-	if (ovsTC != b.ovsSeen && !e.ovsBarrier.wait(ovsTC)) || (sbTC != nil && sbTC != b.sbSeen && !e.sbBarrier.wait(sbTC)) {
+	if (ovsTC != b.ovsSeen && !w.e.ovsBarrier.wait(ovsTC)) || (sbTC != nil && sbTC != b.sbSeen && !w.e.sbBarrier.wait(sbTC)) {
 		return // the connection is going away; its successor's resync recomputes
 	}
 	var ch *sb.Chassis
 	if sbTC != nil {
 		// The one side effect of a pass's start, kept out of the view:
 		// move the SB monitor onto the chassis row if it changed.
-		e.noteChassis(sbTC)
-		ch = e.checkChassis(sbTC)
+		w.noteChassis(sbTC)
+		ch = w.checkChassis(sbTC)
 	}
-	snap := e.takeSnapshot(sbTC, ch)
+	snap := w.takeSnapshot(sbTC, ch)
+	defer snap.release()
 	if !snap.sbLive || snap.chassisUUID == "" {
 		// Without live bindings and a chassis row nothing plugs or
 		// unplugs; the SB resync after (re)connect recomputes everything.
 		return
 	}
 	if snap.bridge == nil {
-		if !e.noBridgeLogged {
+		if !w.noBridgeLogged {
 			klog.InfoS("Integration bridge does not exist yet; nothing is plugged until ovn-controller creates it", "bridge", snap.bridgeName)
-			e.noBridgeLogged = true
+			w.noBridgeLogged = true
 		}
 		return
 	}
-	e.noBridgeLogged = false
+	w.noBridgeLogged = false
 
-	keys := e.selectKeys(b, snap)
+	keys := w.selectKeys(b, snap)
 	if len(keys) == 0 {
 		return
 	}
@@ -140,8 +139,8 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 			}
 		}
 	}
-	if !e.chassisStill(sbTC, snap) {
-		e.q.AddAll() // the chassis changed under us: start over
+	if !w.chassisStill(sbTC, snap) {
+		w.e.q.AddAll() // the chassis changed under us: start over
 		return
 	}
 	in := plan.PlanInput{
@@ -154,7 +153,7 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 		UnplugAllowed: snap.primed,
 		Awaiting:      awaiting,
 	}
-	creates := e.prepareCreates(ctx, snap, desired)
+	creates := w.prep.prepareCreates(ctx, snap, desired)
 	var wanted []string
 	for k, p := range creates {
 		ans := plan.Answer{Out: p.out, Err: p.err}
@@ -167,34 +166,34 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 	in.Ifaces = planIfaces(snap.ovs, keys, wanted)
 	in.Providers = map[string]plan.ProviderState{}
 	for _, d := range desired {
-		in.Providers[d.PlugType] = e.providerState(d.PlugType)
+		in.Providers[d.PlugType] = w.prep.providerState(d.PlugType)
 	}
 	for _, it := range in.Ifaces {
 		if by := it.PluggedBy(); by != "" {
-			in.Providers[by] = e.providerState(by)
+			in.Providers[by] = w.prep.providerState(by)
 		}
 	}
 	res := plan.Plan(in)
 	removes := map[string]*prepared{}
 	if len(res.NeedConsent) > 0 {
-		removes = e.prepareRemoves(ctx, snap, res.NeedConsent)
+		removes = w.prep.prepareRemoves(ctx, snap, res.NeedConsent)
 		for uuid, p := range removes {
 			in.Consent[uuid] = p.err
 		}
 		res = plan.Plan(in)
 	}
 
-	e.rememberWantedNames(creates)
+	w.rememberWantedNames(creates)
 	inputs := func(k string) uint64 {
 		d, considered := desired[k]
 		return bindingFingerprint(d, considered, awaiting[k])
 	}
 	now := time.Now()
-	actions, held := e.converge.admit(keys, res.Actions, inputs, now)
-	failed := e.apply(ctx, snap, actions, creates, removes)
+	actions, held := w.converge.admit(keys, res.Actions, inputs, now)
+	failed := w.apply(ctx, snap, actions, creates, removes)
 	for _, a := range actions {
 		if _, bad := failed[a.LogicalPort]; !bad && ctx.Err() == nil {
-			e.converge.wrote(a, inputs(a.LogicalPort), now)
+			w.converge.wrote(a, inputs(a.LogicalPort), now)
 		}
 	}
 	for _, p := range creates {
@@ -202,13 +201,13 @@ func (e *Engine) reconcile(ctx context.Context, b batch) {
 			p.prov.CtxDestroy(p.in, p.out)
 		}
 	}
-	e.record(res, failed, held)
+	w.record(res, failed, held)
 }
 
 // selectKeys expands the batch into the logical ports to plan, leaving out
 // ports whose last transaction the cache does not show yet. Only a full
 // pass or a provider's wake-up reads every binding and interface.
-func (e *Engine) selectKeys(b batch, snap *snapshot) []string {
+func (w *worker) selectKeys(b batch, snap *snapshot) []string {
 	set := map[string]struct{}{}
 	for _, k := range b.keys {
 		set[k] = struct{}{}
@@ -224,7 +223,7 @@ func (e *Engine) selectKeys(b batch, snap *snapshot) []string {
 				set[bd.LogicalPort] = struct{}{}
 			}
 		})
-		e.status.forEach(func(ps *PortStatus) {
+		w.e.status.forEach(func(ps *PortStatus) {
 			if all || wantType[ps.Provider] {
 				set[ps.LogicalPort] = struct{}{}
 			}
@@ -238,11 +237,11 @@ func (e *Engine) selectKeys(b batch, snap *snapshot) []string {
 	keys := make([]string, 0, len(set))
 	now := time.Now()
 	for k := range set {
-		if ok, wait := e.pending.ready(k, snap.ovs, now); !ok {
+		if ok, wait := w.e.pending.ready(k, snap.ovs, now); !ok {
 			// The echo of our own write re-queues it; if it never comes,
 			// the deadline does.
 			if wait > 0 {
-				e.q.AddAfter(k, wait)
+				w.e.q.AddAfter(k, wait)
 			}
 			continue
 		}
@@ -275,158 +274,24 @@ func planIfaces(v ovsView, keys, names []string) []plan.Iface {
 	return out
 }
 
-func (e *Engine) providerState(typ string) plan.ProviderState {
-	if _, err := e.reg.Get(typ); err == nil {
-		return plan.ProviderEnabled
-	}
-	if e.reg.InitError(typ) != nil {
-		return plan.ProviderFailed
-	}
-	if _, ok := providers.CompiledFactory(typ); ok {
-		return plan.ProviderDisabled
-	}
-	return plan.ProviderUnknown
-}
-
-// portIn builds a provider's input from copies of the pass's rows, so
-// that providers depend on no database model and see no cache row.
-func (e *Engine) portIn(op providers.Op, snap *snapshot, lport string, opts map[string]string, iface *plan.Iface) *providers.PortCtxIn {
-	chassis, _, _ := e.id.names()
-	in := &providers.PortCtxIn{Op: op, LportName: lport, LportOptions: maps.Clone(opts), Chassis: chassis, BridgeName: snap.bridgeName}
-	if snap.bridge != nil {
-		in.BridgeDatapathType = snap.bridge.DatapathType
-	}
-	if snap.ovsRow != nil {
-		in.OVSExternalIDs, in.OVSOtherConfig = maps.Clone(snap.ovsRow.ExternalIDs), maps.Clone(snap.ovsRow.OtherConfig)
-	}
-	if iface != nil {
-		in.IfaceName, in.IfaceType, in.IfaceOptions = iface.Name, iface.Type, maps.Clone(iface.Options)
-	}
-	return in
-}
-
-func (e *Engine) prepareCreates(ctx context.Context, snap *snapshot, desired map[string]plan.Desired) map[string]*prepared {
-	calls := map[string]*prepared{}
-	for k, d := range desired {
-		if d.PlugType == "" {
-			continue
-		}
-		prov, err := e.reg.Get(d.PlugType)
-		if err != nil {
-			continue // the plan reports unknown or disabled providers
-		}
-		calls[k] = &prepared{prov: prov, in: e.portIn(providers.OpCreate, snap, k, d.Options, snap.ovs.Ours(k)), out: &providers.PortCtxOut{}}
-	}
-	e.callPrepare(ctx, calls)
-	return calls
-}
-
-func (e *Engine) prepareRemoves(ctx context.Context, snap *snapshot, uuids []string) map[string]*prepared {
-	calls := map[string]*prepared{}
-	for _, uuid := range uuids {
-		it, ok := snap.ovs.ByUUID(uuid)
-		if !ok {
-			continue
-		}
-		prov, err := e.reg.Get(it.PluggedBy())
-		if err != nil {
-			continue
-		}
-		var opts map[string]string
-		if bd, ok := snap.binding(it.IfaceID()); ok {
-			opts = bd.Options
-		}
-		calls[uuid] = &prepared{prov: prov, in: e.portIn(providers.OpRemove, snap, it.IfaceID(), opts, &it)}
-	}
-	e.callPrepare(ctx, calls)
-	return calls
-}
-
-// prepareParallelism bounds concurrent Prepare calls in one batch.
-const prepareParallelism = 16
-
-// callPrepare runs Prepare for each call with a deadline, in parallel, so
-// a slow provider delays a batch by at most PrepareTimeout. An answer that
-// arrives after its deadline is discarded and its context destroyed.
-func (e *Engine) callPrepare(ctx context.Context, calls map[string]*prepared) {
-	if len(calls) == 0 {
-		return
-	}
-	sem := make(chan struct{}, prepareParallelism)
-	var wg sync.WaitGroup
-	for key, c := range calls {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c.err = e.prepareOne(ctx, key, c)
-		}()
-	}
-	wg.Wait()
-}
-
-func (e *Engine) prepareOne(ctx context.Context, key string, c *prepared) error {
-	typ := c.prov.Type()
-	op := c.in.Op.String()
-	pctx, cancel := context.WithTimeout(ctx, e.cfg.PrepareTimeout)
-	defer cancel()
-	start := time.Now()
-	done := make(chan error, 1)
-	// The provider writes into its own out, which becomes c.out only if
-	// it answers in time, so a late answer never races with the engine.
-	// Finish and CtxDestroy then get the very pointer Prepare filled, as
-	// in OVN, so a provider may key what it holds by it.
-	var out *providers.PortCtxOut
-	if c.out != nil {
-		out = &providers.PortCtxOut{}
-	}
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				done <- fmt.Errorf("provider %q panicked in Prepare: %v", typ, r)
-			}
-		}()
-		done <- c.prov.Prepare(pctx, c.in, out)
-	}()
-	select {
-	case err := <-done:
-		e.metrics.prepareDuration.WithLabelValues(typ, op).Observe(time.Since(start).Seconds())
-		if out != nil {
-			c.out = out
-		}
-		return err
-	case <-pctx.Done():
-		e.metrics.prepareDuration.WithLabelValues(typ, op).Observe(time.Since(start).Seconds())
-		e.metrics.prepareTimeouts.WithLabelValues(typ, op).Inc()
-		logs.WarnS("Provider Prepare exceeded its deadline; will retry", "provider", typ, "op", op, "key", plan.Clip(key), "deadline", e.cfg.PrepareTimeout)
-		go func() {
-			if err := <-done; err == nil && out != nil {
-				c.prov.CtxDestroy(c.in, out)
-			}
-		}()
-		return fmt.Errorf("%w after %v", plan.ErrPrepareTimeout, e.cfg.PrepareTimeout)
-	}
-}
-
-func (e *Engine) rememberWantedNames(creates map[string]*prepared) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+func (w *worker) rememberWantedNames(creates map[string]*prepared) {
+	w.e.mu.Lock()
+	defer w.e.mu.Unlock()
 	for k, p := range creates {
 		if p.err == nil && p.out != nil && p.out.Name != "" {
-			e.wantedNames[p.out.Name] = k
+			w.e.wantedNames[p.out.Name] = k
 		}
 	}
 	// Bound the map: drop names of ports that are gone, whenever it has
 	// doubled since the last time, so a pass costs O(its keys) on average
 	// however many ports are plugged.
-	if len(e.wantedNames) > max(4096, 2*e.wantedNamesKept) {
-		for name, k := range e.wantedNames {
-			if _, ok := creates[k]; !ok && e.status.get(k) == nil {
-				delete(e.wantedNames, name)
+	if len(w.e.wantedNames) > max(4096, 2*w.e.wantedNamesKept) {
+		for name, k := range w.e.wantedNames {
+			if _, ok := creates[k]; !ok && w.e.status.get(k) == nil {
+				delete(w.e.wantedNames, name)
 			}
 		}
-		e.wantedNamesKept = len(e.wantedNames)
+		w.e.wantedNamesKept = len(w.e.wantedNames)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 )
 
+// This file owns the checks of OVSDB remote strings.
+
 // ValidateRemote checks one OVSDB remote the way the sidecar can use it:
 // unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT (IPv6 hosts in brackets).
 func ValidateRemote(r string) error {

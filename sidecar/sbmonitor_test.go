@@ -32,7 +32,7 @@ func TestSBMonitorKeepsToThisChassis(t *testing.T) {
 		for _, r := range e.sb.Cache().Table(sb.PortBindingTable).RowsShallow() {
 			inCache = append(inCache, r.(*sb.PortBinding).LogicalPort)
 		}
-		e.sbIdx.Each(func(b plan.Binding) { inIndex = append(inIndex, b.LogicalPort) })
+		sbView{x: e.sbIdx}.Each(func(b plan.Binding) { inIndex = append(inIndex, b.LogicalPort) })
 		slices.Sort(inCache)
 		slices.Sort(inIndex)
 		return inCache, inIndex

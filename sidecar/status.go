@@ -9,11 +9,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/klog/v2"
 
-	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/backoff"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/logs"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/providers"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
+
+// This file owns the port status: the worker records each pass's
+// outcomes and schedules retries through the queue; HTTP reads.
 
 // PortStatus is what operators see for one logical port (GET /ports).
 type PortStatus struct {
@@ -159,26 +161,26 @@ const warnEvery = time.Minute
 // record stores the plan's outcomes, folds in transaction failures and
 // ports the convergence guard held back, schedules retries, and logs
 // conflicts at most once a minute per port.
-func (e *Engine) record(res plan.PlanResult, failed map[string]error, held map[string]blocked) {
+func (w *worker) record(res plan.PlanResult, failed map[string]error, held map[string]blocked) {
 	now := time.Now()
 	for _, o := range res.Outcomes {
 		k := o.LogicalPort
 		if err, ok := failed[k]; ok {
 			o.State, o.Cause, o.Reason = plan.StateError, plan.CauseTxnFailed, "OVS transaction failed: "+err.Error()
 		}
-		fw, firstNote, foreign := e.foreign.recent(k, now)
+		fw, firstNote, foreign := w.e.foreign.recent(k, now)
 		if h, ok := held[k]; ok {
 			o.State, o.Cause, o.Reason = plan.StateError, plan.CauseNotConverging, h.reason
 			if foreign {
 				o.Reason += "; " + fw.reason()
 			}
-			e.status.set(o, now)
+			w.e.status.set(o, now)
 			if h.tripped {
-				e.metrics.notConverging.WithLabelValues(providerLabel(o.Provider)).Inc()
+				w.e.metrics.notConverging.WithLabelValues(providerLabel(o.Provider)).Inc()
 				c := clipOutcome(o)
 				logs.WarnS("Logical port is not converging; backing off", "lport", c.LogicalPort, "provider", c.Provider, "interface", c.Interface, "reason", c.Reason)
 			}
-			e.q.AddAfter(k, h.retryAfter)
+			w.e.q.AddAfter(k, h.retryAfter)
 			continue
 		}
 		if foreign && (o.State == plan.StatePlugged || o.State == plan.StateGone) {
@@ -190,19 +192,18 @@ func (e *Engine) record(res plan.PlanResult, failed map[string]error, held map[s
 				logs.WarnS("Another agent writes a port this sidecar plugs", "lport", c.LogicalPort, "provider", c.Provider, "interface", fw.iface, "reason", fw.reason())
 			}
 			if o.State == plan.StateGone {
-				e.foreign.forget(k)
+				w.e.foreign.forget(k)
 			}
 		}
-		changed := e.status.set(o, now)
+		changed := w.e.status.set(o, now)
 		switch o.State {
 		case plan.StatePlugged, plan.StateGone:
-			delete(e.attempts, k)
-			delete(e.warned, k)
-			e.q.Forget(k)
+			delete(w.warned, k)
+			w.e.q.Forget(k)
 			continue
 		case plan.StateConflict:
 			// No retry loop: the conflicting interface's own events wake it.
-			e.warn(k, o, now, "Not plugging logical port: conflict")
+			w.warn(k, o, now, "Not plugging logical port: conflict")
 			continue
 		}
 		if changed {
@@ -215,33 +216,32 @@ func (e *Engine) record(res plan.PlanResult, failed map[string]error, held map[s
 				logs.WarnS("Logical port not plugged", "lport", c.LogicalPort, "state", o.State, "provider", c.Provider, "reason", c.Reason)
 			}
 		}
-		if o.State == plan.StateUnplugBlocked && !e.Primed() {
+		if o.State == plan.StateUnplugBlocked && !w.e.Primed() {
 			continue // the resync after priming retries it
 		}
-		e.attempts[k]++
-		delay := backoff.Jittered(e.attempts[k], time.Second, 30*time.Second)
-		if o.State != plan.StatePending {
-			delay = backoff.Jittered(e.attempts[k], 5*time.Second, 5*time.Minute)
+		if o.State == plan.StatePending {
+			w.e.q.AddRateLimited(k, retrySoon)
+		} else {
+			w.e.q.AddRateLimited(k, retrySlowly)
 		}
-		e.q.AddAfter(k, delay)
 	}
-	e.updateGauges()
+	updateGauges(w.e.status, w.e.metrics)
 }
 
-func (e *Engine) warn(k string, o plan.Outcome, now time.Time, msg string) {
-	w := e.warned[k]
-	if w.reason == o.Reason && now.Sub(w.at) < warnEvery {
+func (w *worker) warn(k string, o plan.Outcome, now time.Time, msg string) {
+	last := w.warned[k]
+	if last.reason == o.Reason && now.Sub(last.at) < warnEvery {
 		return
 	}
-	e.warned[k] = warnState{reason: o.Reason, at: now}
+	w.warned[k] = warnState{reason: o.Reason, at: now}
 	c := clipOutcome(o)
 	logs.WarnS(msg, "lport", c.LogicalPort, "provider", c.Provider, "reason", c.Reason)
 }
 
 // updateGauges sets the gauges whose label sets changed since the last
 // call, from the status store's counts: no pass lists every port.
-func (e *Engine) updateGauges() {
-	touched, counts := e.status.takeChanges()
+func updateGauges(status *statusStore, metrics *Metrics) {
+	touched, counts := status.takeChanges()
 	if len(touched) == 0 {
 		return
 	}
@@ -267,12 +267,12 @@ func (e *Engine) updateGauges() {
 		g.WithLabelValues(labels...).Set(float64(n))
 	}
 	for _, k := range touched {
-		set(e.metrics.ports, byState[[2]string{k.provider, string(k.state)}], k.provider, string(k.state))
+		set(metrics.ports, byState[[2]string{k.provider, string(k.state)}], k.provider, string(k.state))
 		switch k.state {
 		case plan.StatePlugged:
-			set(e.metrics.plugged, plugged[k.provider], k.provider)
+			set(metrics.plugged, plugged[k.provider], k.provider)
 		case plan.StatePending:
-			set(e.metrics.pending, pending[[2]string{k.provider, k.pending}], k.provider, k.pending)
+			set(metrics.pending, pending[[2]string{k.provider, k.pending}], k.provider, k.pending)
 		}
 	}
 }

@@ -15,6 +15,9 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
+// This file owns the OVS transactions of a pass (worker goroutine): build
+// the operations, register the expected echo, commit, then Finish.
+
 // txnTimeout bounds one OVS transaction.
 const txnTimeout = 30 * time.Second
 
@@ -22,14 +25,14 @@ const txnTimeout = 30 * time.Second
 // ports per transaction. When a batch fails, each of its ports is retried
 // alone so that one bad port cannot block the others. It returns the
 // transaction error for each port that failed.
-func (e *Engine) apply(ctx context.Context, snap *snapshot, actions []plan.Action, creates, removes map[string]*prepared) map[string]error {
+func (w *worker) apply(ctx context.Context, snap *snapshot, actions []plan.Action, creates, removes map[string]*prepared) map[string]error {
 	failed := map[string]error{}
-	for start := 0; start < len(actions); start += e.cfg.TxnBatch {
-		chunk := actions[start:min(start+e.cfg.TxnBatch, len(actions))]
+	for start := 0; start < len(actions); start += w.e.cfg.TxnBatch {
+		chunk := actions[start:min(start+w.e.cfg.TxnBatch, len(actions))]
 		if ctx.Err() != nil {
 			break
 		}
-		err := e.transact(chunk, creates, removes)
+		err := w.transact(snap.ovs, chunk, creates, removes)
 		if err == nil {
 			continue
 		}
@@ -37,9 +40,9 @@ func (e *Engine) apply(ctx context.Context, snap *snapshot, actions []plan.Actio
 			failed[chunk[0].LogicalPort] = err
 			continue
 		}
-		logs.WarnS("Batched transaction failed; retrying its ports one by one", "ports", len(chunk), "err", plan.ClipTo(err.Error(), plan.MaxEchoText))
+		logs.WarnS("Batched transaction failed; retrying its ports one by one", "ports", len(chunk), "err", plan.ClipTo(err.Error(), plan.MaxReasonLen))
 		for _, a := range chunk {
-			if err := e.transact([]plan.Action{a}, creates, removes); err != nil {
+			if err := w.transact(snap.ovs, []plan.Action{a}, creates, removes); err != nil {
 				failed[a.LogicalPort] = err
 			}
 		}
@@ -50,7 +53,7 @@ func (e *Engine) apply(ctx context.Context, snap *snapshot, actions []plan.Actio
 // transact commits one transaction and then calls the providers: Finish
 // (and CtxDestroy for create) on success; on failure the unused contexts
 // are destroyed by the caller.
-func (e *Engine) transact(actions []plan.Action, creates, removes map[string]*prepared) error {
+func (w *worker) transact(v ovsView, actions []plan.Action, creates, removes map[string]*prepared) error {
 	var ops []ovsdb.Operation
 	type span struct{ from, to int }
 	spans := make([]span, len(actions))
@@ -69,7 +72,7 @@ func (e *Engine) transact(actions []plan.Action, creates, removes map[string]*pr
 	// the reply reaches us.
 	deadline := time.Now().Add(expectationTimeout)
 	for _, a := range actions {
-		e.pending.expect(a, ovsView{e.ovsIdx}, deadline)
+		w.e.pending.expect(a, v, deadline)
 	}
 	buildDur := time.Since(buildStart)
 	// Not the worker's context: a transaction already sent at shutdown
@@ -77,16 +80,16 @@ func (e *Engine) transact(actions []plan.Action, creates, removes map[string]*pr
 	tctx, cancel := context.WithTimeout(context.Background(), txnTimeout)
 	defer cancel()
 	start := time.Now()
-	results, err := e.writer.transact(tctx, ops)
-	e.metrics.txnDuration.Observe(time.Since(start).Seconds())
+	results, err := w.e.writer.transact(tctx, ops)
+	w.e.metrics.txnDuration.Observe(time.Since(start).Seconds())
 	klog.V(2).InfoS("Transaction", "ports", len(actions), "ops", len(ops), "build", buildDur, "commit", time.Since(start))
 	if err == nil {
 		_, err = ovsdb.CheckOperationResults(results, ops)
 	}
 	if err != nil {
 		for _, a := range actions {
-			e.pending.abandon(a.LogicalPort)
-			e.metrics.operations.WithLabelValues(a.Provider, string(a.Op), "error").Inc()
+			w.e.pending.abandon(a.LogicalPort)
+			w.e.metrics.operations.WithLabelValues(a.Provider, string(a.Op), "error").Inc()
 		}
 		return err
 	}
@@ -98,7 +101,7 @@ func (e *Engine) transact(actions []plan.Action, creates, removes map[string]*pr
 				created = results[j].UUID.GoUUID
 			}
 		}
-		e.pending.committed(a.LogicalPort, created)
+		w.e.pending.committed(a.LogicalPort, created)
 		for _, r := range a.Remove {
 			if rc := removes[r.UUID]; rc != nil {
 				rc.prov.Finish(rc.in, nil)
@@ -116,7 +119,7 @@ func (e *Engine) transact(actions []plan.Action, creates, removes map[string]*pr
 		case a.Update != nil:
 			klog.V(2).InfoS("Updated interface", "lport", plan.Clip(a.LogicalPort), "provider", a.Provider)
 		}
-		e.metrics.operations.WithLabelValues(a.Provider, string(a.Op), "success").Inc()
+		w.e.metrics.operations.WithLabelValues(a.Provider, string(a.Op), "success").Inc()
 	}
 	return nil
 }
@@ -139,15 +142,12 @@ func actionOps(a plan.Action, n int, ports ovsops.BridgePorts) ([]ovsdb.Operatio
 		if a.Update != nil {
 			return nil, errors.New("action both creates and updates")
 		}
-		o, port := ovsops.Plug(n, ovsops.Interface{Name: c.Name, Type: c.Type, Options: c.Options, ExternalIDs: c.ExternalIDs, MTURequest: c.MTURequest})
+		o, port := ovsops.Plug(n, *c)
 		ops = append(ops, o...)
 		ports.Insert(c.BridgeUUID, port)
 	}
 	if u := a.Update; u != nil {
-		ops = append(ops, ovsops.UpdateInterface(ovsops.Update{
-			UUID: u.IfaceUUID, Type: u.Type, SetMTU: u.SetMTU, MTURequest: u.MTURequest,
-			SetExtIDs: u.SetExtIDs, SetOptions: u.SetOptions, DelOptions: u.DelOptions,
-		})...)
+		ops = append(ops, ovsops.UpdateInterface(*u)...)
 	}
 	return ops, nil
 }

@@ -20,10 +20,9 @@ import (
 // ovsdb-server sends the monitor update of a transaction before its reply,
 // and libovsdb reads one connection with a single goroutine that decodes
 // and applies each update before it reads on. On the monitoring
-// connection the reply to a 1000-port plug therefore waited behind the
-// echo of its own 2000 rows: BenchmarkOwnEcho (sidecar/ovsops) measured
-// the Transact at 88-91 ms there and 34-41 ms on a connection without a
-// monitor. The echo still reaches the cache through the monitoring
+// connection the reply to a bulk plug therefore waited behind the echo
+// of its own rows (BenchmarkOwnEcho in sidecar/ovsops measures both
+// connections). The echo still reaches the cache through the monitoring
 // connection, where the expectations wait for it.
 type writer struct {
 	remote  string

@@ -11,6 +11,7 @@ import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/slim/vswitch"
 	fullvs "github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/ovsops"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 // newTestWriter starts an in-memory OVS database and a writer for it.
@@ -33,7 +34,7 @@ func newTestWriter(t *testing.T) *writer {
 func TestWriterCommitsAndReconnects(t *testing.T) {
 	w := newTestWriter(t)
 	insert := func(name string) error {
-		ops, _ := ovsops.Plug(0, ovsops.Interface{Name: name})
+		ops, _ := ovsops.Plug(0, plan.Create{Name: name})
 		res, err := w.transact(context.Background(), ops)
 		if err == nil {
 			_, err = ovsdb.CheckOperationResults(res, ops)

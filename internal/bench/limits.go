@@ -11,6 +11,7 @@ import (
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/ovsops"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 // --- the limit: the bulk's own operations, sent raw ------------------
@@ -43,7 +44,7 @@ func (r *Runner) limit(sd *Side, rep int) {
 	ops := make([]ovsdb.Operation, 0, 2*len(ns)+1)
 	bp := ovsops.BridgePorts{}
 	for i, n := range ns {
-		o, port := ovsops.Plug(i, ovsops.Interface{Name: ifaceName(n), Type: "internal",
+		o, port := ovsops.Plug(i, plan.Create{Name: ifaceName(n), Type: "internal",
 			Options: map[string]string{"vif-plug-dummy-option": "value"}, ExternalIDs: map[string]string{"iface-id": n}})
 		ops = append(ops, o...)
 		bp.Insert(br, port)

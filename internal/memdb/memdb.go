@@ -4,10 +4,12 @@
 // memdb's own monitors (monitor_cond and monitor_cond_since) honour the
 // conditions as ovsdb-server does: a client sees only the rows meeting
 // one of its clauses, and a row that starts or stops meeting them is
-// inserted or deleted for it. It keeps no transaction history (every
-// monitor_cond_since gets a full dump), does not implement
-// monitor_cond_change, monitor_cancel or locks, and collects no garbage;
-// e2e/ runs the real ovsdb-server.
+// inserted or deleted for it. Each server also serves _Server, where its
+// database is the connected leader of a one-member cluster whose raft
+// index counts the transactions, and keeps a bounded transaction history
+// so that monitor_cond_since resumes (found=true) as a cluster member's
+// does. It does not implement monitor_cond_change, monitor_cancel or
+// locks, and collects no garbage; e2e/ runs the real ovsdb-server.
 package memdb
 
 import (

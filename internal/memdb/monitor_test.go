@@ -18,6 +18,7 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+	"github.com/ovn-kubernetes/libovsdb/ovsdb/serverdb"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/sb"
 )
@@ -347,5 +348,119 @@ func TestMonitorAsNotification(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("no update for a monitor requested as a notification")
 		}
+	}
+}
+
+// TestServerDB: _Server describes the database as a connected cluster
+// leader with its ids and schema, and its raft index follows the
+// transactions, to a monitor too.
+func TestServerDB(t *testing.T) {
+	sock, w, chA, _, _ := sbFixture(t)
+	sm, err := serverdb.FullDatabaseModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := client.NewOVSDBClient(sm, client.WithEndpoint("unix:"+sock))
+	if err == nil {
+		err = cl.Connect(context.Background())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	if _, err := cl.MonitorAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ours := func() *serverdb.Database {
+		var dbs []serverdb.Database
+		if err := cl.List(context.Background(), &dbs); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range dbs {
+			if d.Name == "OVN_Southbound" {
+				return &d
+			}
+		}
+		t.Fatalf("no OVN_Southbound row in %+v", dbs)
+		return nil
+	}
+	d := ours()
+	if d.Model != serverdb.DatabaseModelClustered || !d.Connected || !d.Leader || d.Cid == nil || d.Sid == nil || d.Index == nil || d.Schema == nil {
+		t.Fatalf("_Server row %+v", d)
+	}
+	var schema ovsdb.DatabaseSchema
+	if err := json.Unmarshal([]byte(*d.Schema), &schema); err != nil || schema.Name != "OVN_Southbound" {
+		t.Errorf("_Server schema column: %v, name %q", err, schema.Name)
+	}
+	before := *d.Index
+	ch := &sb.Chassis{UUID: chA, Hostname: "moved"}
+	Commit(t, w, ops(t)(w.Where(ch).Update(ch, &ch.Hostname))...)
+	deadline := time.Now().Add(5 * time.Second)
+	for *ours().Index != before+1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("raft index %d after a transaction, want %d", *ours().Index, before+1)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := cl.Transact(context.Background(), ovsdb.Operation{Op: ovsdb.OperationDelete, Table: serverdb.DatabaseTable,
+		Where: []ovsdb.Condition{ovsdb.NewCondition("name", ovsdb.ConditionEqual, "OVN_Southbound")}}); err == nil {
+		if d := ours(); d == nil {
+			t.Error("a client deleted a _Server row")
+		}
+	}
+}
+
+// TestMonitorCondSinceResumes: a monitor_cond_since naming a transaction
+// in the history is found and gets what changed since, for its condition
+// only; one naming an unknown transaction gets a full dump.
+func TestMonitorCondSinceResumes(t *testing.T) {
+	sock, w, chA, chB, dp := sbFixture(t)
+	binding := func(name, ch string, key int) []ovsdb.Operation {
+		return ops(t)(w.Create(&sb.PortBinding{LogicalPort: name, RequestedChassis: &ch, Datapath: dp, TunnelKey: key}))
+	}
+	Commit(t, w, binding("a1", chA, 1)...)
+	req := map[string]any{"Port_Binding": map[string]any{"columns": []string{"logical_port"},
+		"where": []any{[]any{"requested_chassis", "==", []any{"uuid", chA}}}}}
+
+	rc, _ := rawClient(t, sock)
+	var first ovsdb.MonitorCondSinceReply
+	if err := rc.Call("monitor_cond_since", []any{"OVN_Southbound", "m", req, "00000000-0000-0000-0000-000000000000"}, &first); err != nil {
+		t.Fatal(err)
+	}
+	if first.Found || len(first.Updates["Port_Binding"]) != 1 {
+		t.Fatalf("first monitor: found %v, %d bindings; want a full dump of 1", first.Found, len(first.Updates["Port_Binding"]))
+	}
+	_ = rc.Close()
+
+	// While the client is away: a binding for it, one for another chassis.
+	res := Commit(t, w, binding("a2", chA, 2)...)
+	Commit(t, w, binding("b1", chB, 3)...)
+
+	rc, got := rawClient(t, sock)
+	var again ovsdb.MonitorCondSinceReply
+	if err := rc.Call("monitor_cond_since", []any{"OVN_Southbound", "m", req, first.LastTransactionID}, &again); err != nil {
+		t.Fatal(err)
+	}
+	if !again.Found || again.LastTransactionID != first.LastTransactionID || len(again.Updates) != 0 {
+		t.Fatalf("resumed monitor: found %v, last %s, updates %v; want found after %s and no dump", again.Found, again.LastTransactionID, again.Updates, first.LastTransactionID)
+	}
+	u := next(t, got)
+	want := ovsdb.TableUpdates2{"Port_Binding": {res[0].UUID.GoUUID: {Insert: &ovsdb.Row{"logical_port": "a2"}}}}
+	if u.method != "update3" || !reflect.DeepEqual(decode[ovsdb.TableUpdates2](t, u.params[2]), want) {
+		t.Fatalf("after the resumed reply: %s %s, want update3 with a2 only", u.method, u.params)
+	}
+	select {
+	case u := <-got:
+		t.Errorf("unexpected %s %s", u.method, u.params)
+	case <-time.After(100 * time.Millisecond):
+	}
+
+	rc2, _ := rawClient(t, sock)
+	var unknown ovsdb.MonitorCondSinceReply
+	if err := rc2.Call("monitor_cond_since", []any{"OVN_Southbound", "m", req, "6f1b3a4e-0000-4000-8000-000000000000"}, &unknown); err != nil {
+		t.Fatal(err)
+	}
+	if unknown.Found || len(unknown.Updates["Port_Binding"]) != 2 {
+		t.Errorf("unknown transaction: found %v, %d bindings; want a full dump of 2", unknown.Found, len(unknown.Updates["Port_Binding"]))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 
 	"github.com/cenkalti/rpc2"
@@ -15,25 +16,49 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/database/inmemory"
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+	"github.com/ovn-kubernetes/libovsdb/ovsdb/serverdb"
 	"github.com/ovn-kubernetes/libovsdb/server"
 )
 
-// memServer serves one database. libovsdb's server answers list_dbs,
-// get_schema, transact and echo; the monitors are memServer's, because
-// libovsdb's send every row to every monitor whatever its conditions.
+// memServer serves one database, and _Server, which describes it as the
+// only member of a cluster, as ovsdb-server does a clustered database.
+// libovsdb's server answers list_dbs, get_schema, transact and echo; the
+// monitors are memServer's, because libovsdb's send every row to every
+// monitor whatever its conditions.
 type memServer struct {
 	name string
-	dm   model.DatabaseModel
-	db   database.Database // libovsdb's in-memory database
+	dms  map[string]model.DatabaseModel // name's and _Server's
+	db   database.Database              // libovsdb's in-memory database
 	lib  *server.OvsdbServer
 	lis  net.Listener
+	// cid, sid: the cluster's and this member's ids in _Server.
+	cid, sid string
 
 	// mu orders each commit and its updates against new monitors' dumps.
 	mu      sync.Mutex
 	conns   map[*conn]bool
 	lastTxn string
+	// index is the raft index _Server shows: one per transaction.
+	index int
+	// history holds name's last transactions, oldest first, so that a
+	// monitor_cond_since can resume after any of them.
+	history []txn
 	closed  bool
 }
+
+// txn is a committed transaction of the served database.
+type txn struct {
+	id string
+	u  database.Update
+}
+
+// historySize bounds the transaction history. ovsdb-server bounds its
+// own by count and size; a client whose last transaction is older gets a
+// full dump, as there.
+const historySize = 1000
+
+// serverDB is the name of the database that describes the others.
+const serverDB = "_Server"
 
 // committer is the database libovsdb's server writes to: each commit
 // also goes to the monitors.
@@ -48,16 +73,88 @@ func (c committer) Commit(db string, id uuid.UUID, u database.Update) error {
 
 func newServer(name string, cm model.ClientDBModel, dm model.DatabaseModel) (*memServer, error) {
 	logger := logr.Discard()
+	scm, err := serverdb.FullDatabaseModel()
+	if err != nil {
+		return nil, err
+	}
+	sdm, errs := model.NewDatabaseModel(serverdb.Schema(), scm)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	s := &memServer{
 		name:    name,
-		dm:      dm,
-		db:      inmemory.NewDatabase(map[string]model.ClientDBModel{name: cm}, &logger),
+		dms:     map[string]model.DatabaseModel{name: dm, serverDB: sdm},
+		db:      inmemory.NewDatabase(map[string]model.ClientDBModel{name: cm, serverDB: scm}, &logger),
+		cid:     uuid.NewString(),
+		sid:     uuid.NewString(),
 		conns:   map[*conn]bool{},
 		lastTxn: "00000000-0000-0000-0000-000000000000",
 	}
-	lib, err := server.NewOvsdbServer(committer{s.db, s}, &logger, dm)
+	lib, err := server.NewOvsdbServer(committer{s.db, s}, &logger, dm, sdm)
+	if err != nil {
+		return nil, err
+	}
 	s.lib = lib
-	return s, err
+	return s, s.initServerDB()
+}
+
+// initServerDB adds _Server's rows: name's, as a connected cluster
+// leader with its raft ids and index, and _Server's own, standalone.
+func (s *memServer) initServerDB() error {
+	var ops []ovsdb.Operation
+	for _, d := range []*serverdb.Database{s.serverRow(), {Name: serverDB, Model: serverdb.DatabaseModelStandalone, Connected: true, Leader: true}} {
+		schema, err := json.Marshal(s.dms[d.Name].Schema)
+		if err != nil {
+			return err
+		}
+		d.Schema = ptr(string(schema))
+		row, err := s.rowOf(d)
+		if err != nil {
+			return err
+		}
+		ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationInsert, Table: serverdb.DatabaseTable, Row: row})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.transactServerDB(ops)
+}
+
+// serverRow is name's _Server row; the caller holds mu or runs first.
+func (s *memServer) serverRow() *serverdb.Database {
+	return &serverdb.Database{Name: s.name, Model: serverdb.DatabaseModelClustered, Connected: true, Leader: true,
+		Cid: ptr(s.cid), Sid: ptr(s.sid), Index: ptr(s.index)}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// rowOf renders a _Server row in OVSDB notation.
+func (s *memServer) rowOf(d *serverdb.Database) (ovsdb.Row, error) {
+	dm := s.dms[serverDB]
+	info, err := dm.NewModelInfo(d)
+	if err != nil {
+		return nil, err
+	}
+	return dm.Mapper.NewRow(info)
+}
+
+// transactServerDB runs ops on _Server and sends its monitors the
+// changes. The caller holds mu.
+func (s *memServer) transactServerDB(ops []ovsdb.Operation) error {
+	res, u := s.db.NewTransaction(serverDB).Transact(ops...)
+	if _, err := ovsdb.CheckOperationResults(derefResults(res), ops); err != nil {
+		return fmt.Errorf("_Server: %w", err)
+	}
+	return s.commitLocked(serverDB, uuid.New(), u)
+}
+
+func derefResults(res []*ovsdb.OperationResult) []ovsdb.OperationResult {
+	out := make([]ovsdb.OperationResult, len(res))
+	for i, r := range res {
+		if r != nil {
+			out[i] = *r
+		}
+	}
+	return out
 }
 
 // serve accepts connections on lis until close.
@@ -141,14 +238,13 @@ func (s *memServer) open(nc net.Conn) *conn {
 	c.rpc.Handle("transact", s.lib.Transact)
 	c.rpc.Handle("echo", s.lib.Echo)
 	c.rpc.Handle("monitor_cond", func(_ *rpc2.Client, args []json.RawMessage, reply *ovsdb.TableUpdates2) error {
-		tu, _, err := s.monitor(c, false, args)
+		tu, _, _, err := s.monitor(c, false, args)
 		*reply = tu
 		return err
 	})
 	c.rpc.Handle("monitor_cond_since", func(_ *rpc2.Client, args []json.RawMessage, reply *ovsdb.MonitorCondSinceReply) error {
-		tu, last, err := s.monitor(c, true, args)
-		// No history is kept: the client always gets the whole dump.
-		*reply = ovsdb.MonitorCondSinceReply{Found: false, LastTransactionID: last, Updates: tu}
+		tu, last, found, err := s.monitor(c, true, args)
+		*reply = ovsdb.MonitorCondSinceReply{Found: found, LastTransactionID: last, Updates: tu}
 		return err
 	})
 	s.mu.Lock()
@@ -184,34 +280,46 @@ func (c *conn) release() {
 
 // monitor is one monitor_cond or monitor_cond_since request.
 type monitor struct {
+	db     string
 	id     json.RawMessage
 	since  bool // update3 notifications, with the transaction's id
 	tables map[string]*tableMonitor
 }
 
 // monitor registers a monitor for c and returns its initial dump and the
-// last transaction it holds.
-func (s *memServer) monitor(c *conn, since bool, args []json.RawMessage) (_ ovsdb.TableUpdates2, lastTxn string, err error) {
+// last transaction it holds. A monitor_cond_since whose last transaction
+// is in the history resumes (found): no dump, and that transaction's id;
+// the transactions since then are queued for c, to follow the reply.
+// (ovsdb-server sends them merged in the reply; the cache a client ends
+// up with is the same.)
+func (s *memServer) monitor(c *conn, since bool, args []json.RawMessage) (_ ovsdb.TableUpdates2, lastTxn string, found bool, err error) {
 	if len(args) < 3 {
-		return nil, "", errors.New("monitor: want [db, json-value, requests]")
+		return nil, "", false, errors.New("monitor: want [db, json-value, requests]")
 	}
 	var db string
-	if err := json.Unmarshal(args[0], &db); err != nil || db != s.name {
-		return nil, "", fmt.Errorf("unknown database %s", args[0])
+	if err := json.Unmarshal(args[0], &db); err != nil || s.dms[db].Schema.Name == "" {
+		return nil, "", false, fmt.Errorf("unknown database %s", args[0])
 	}
+	dm := s.dms[db]
 	var reqs map[string]condRequest
 	if err := json.Unmarshal(args[2], &reqs); err != nil {
-		return nil, "", fmt.Errorf("monitor requests: %w", err)
+		return nil, "", false, fmt.Errorf("monitor requests: %w", err)
 	}
-	m := &monitor{id: args[1], since: since, tables: map[string]*tableMonitor{}}
+	var after string
+	if since && len(args) > 3 {
+		if err := json.Unmarshal(args[3], &after); err != nil {
+			return nil, "", false, fmt.Errorf("last-txn-id: %w", err)
+		}
+	}
+	m := &monitor{db: db, id: args[1], since: since, tables: map[string]*tableMonitor{}}
 	for table, req := range reqs {
-		ts := s.dm.Schema.Table(table)
+		ts := dm.Schema.Table(table)
 		if ts == nil {
-			return nil, "", fmt.Errorf("unknown table %q", table)
+			return nil, "", false, fmt.Errorf("unknown table %q", table)
 		}
 		tm, err := newTableMonitor(ts, req)
 		if err != nil {
-			return nil, "", fmt.Errorf("table %s: %w", table, err)
+			return nil, "", false, fmt.Errorf("table %s: %w", table, err)
 		}
 		m.tables[table] = tm
 	}
@@ -219,25 +327,39 @@ func (s *memServer) monitor(c *conn, since bool, args []json.RawMessage) (_ ovsd
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c.monitors[string(m.id)] != nil {
-		return nil, "", errors.New("duplicate monitor ID")
+		return nil, "", false, errors.New("duplicate monitor ID")
+	}
+	if db == s.name {
+		if i := s.since(after); i >= 0 {
+			c.monitors[string(m.id)] = m
+			c.sendMu.Lock()
+			c.held = c.replying
+			c.sendMu.Unlock()
+			for _, t := range s.history[i+1:] {
+				if err := s.notify(c, m, t.id, t.u); err != nil {
+					return nil, "", false, err
+				}
+			}
+			return ovsdb.TableUpdates2{}, after, true, nil
+		}
 	}
 	dump := ovsdb.TableUpdates2{}
 	for table, tm := range m.tables {
 		if !tm.sel.Initial() {
 			continue
 		}
-		rows, err := s.db.List(s.name, table)
+		rows, err := s.db.List(db, table)
 		if err != nil {
-			return nil, "", err
+			return nil, "", false, err
 		}
 		tu := ovsdb.TableUpdate2{}
 		for id, r := range rows {
-			if !tm.matches(s.dm, r) {
+			if !tm.matches(dm, r) {
 				continue
 			}
-			row, err := tm.row(s.dm, r)
+			row, err := tm.row(dm, r)
 			if err != nil {
-				return nil, "", err
+				return nil, "", false, err
 			}
 			tu[id] = &ovsdb.RowUpdate2{Initial: row}
 		}
@@ -249,42 +371,99 @@ func (s *memServer) monitor(c *conn, since bool, args []json.RawMessage) (_ ovsd
 	c.sendMu.Lock()
 	c.held = c.replying
 	c.sendMu.Unlock()
-	return dump, s.lastTxn, nil
+	if db != s.name {
+		// _Server keeps no history: nothing to resume from.
+		return dump, "00000000-0000-0000-0000-000000000000", false, nil
+	}
+	return dump, s.lastTxn, false, nil
 }
 
-// commit applies a transaction and sends each monitor what it sees of it.
+// since returns where the transaction after is in the history, or -1 if
+// a monitor cannot resume after it. The caller holds mu.
+func (s *memServer) since(after string) int {
+	if after == "" || after == "00000000-0000-0000-0000-000000000000" {
+		return -1
+	}
+	for i := len(s.history) - 1; i >= 0; i-- {
+		if s.history[i].id == after {
+			return i
+		}
+	}
+	return -1
+}
+
+// commit applies a transaction and sends each monitor what it sees of
+// it. A transaction of the served database raises its raft index in
+// _Server, as a cluster's does.
 func (s *memServer) commit(db string, id uuid.UUID, u database.Update) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if db == serverDB {
+		return errors.New("_Server is read-only")
+	}
+	if err := s.commitLocked(db, id, u); err != nil {
+		return err
+	}
+	s.index++
+	row, err := s.rowOf(&serverdb.Database{Index: ptr(s.index)})
+	if err != nil {
+		return err
+	}
+	return s.transactServerDB([]ovsdb.Operation{{
+		Op: ovsdb.OperationUpdate, Table: serverdb.DatabaseTable, Row: ovsdb.Row{"index": row["index"]},
+		Where: []ovsdb.Condition{ovsdb.NewCondition("name", ovsdb.ConditionEqual, s.name)},
+	}})
+}
+
+// commitLocked applies a transaction to db and sends it to the monitors;
+// the caller holds mu.
+func (s *memServer) commitLocked(db string, id uuid.UUID, u database.Update) error {
 	if err := s.db.Commit(db, id, u); err != nil {
 		return err
 	}
-	s.lastTxn = id.String()
-	tables := u.GetUpdatedTables()
+	if db == s.name {
+		s.lastTxn = id.String()
+		s.history = append(s.history, txn{id: s.lastTxn, u: u})
+		if len(s.history) > historySize {
+			s.history = slices.Delete(s.history, 0, len(s.history)-historySize)
+		}
+	}
 	for c := range s.conns {
 		for _, m := range c.monitors {
-			tus := ovsdb.TableUpdates2{}
-			for _, table := range tables {
-				tm := m.tables[table]
-				if tm == nil {
-					continue
-				}
-				tu, err := tm.updates(s.dm, table, u)
-				if err != nil {
-					return err
-				}
-				if len(tu) > 0 {
-					tus[table] = tu
-				}
+			if m.db != db {
+				continue
 			}
-			switch {
-			case len(tus) == 0:
-			case m.since:
-				c.send(notification{"update3", []any{m.id, s.lastTxn, tus}})
-			default:
-				c.send(notification{"update2", []any{m.id, tus}})
+			if err := s.notify(c, m, id.String(), u); err != nil {
+				return err
 			}
 		}
+	}
+	return nil
+}
+
+// notify sends m what it sees of the transaction u.
+func (s *memServer) notify(c *conn, m *monitor, id string, u database.Update) error {
+	dm := s.dms[m.db]
+	tus := ovsdb.TableUpdates2{}
+	for _, table := range u.GetUpdatedTables() {
+		tm := m.tables[table]
+		if tm == nil {
+			continue
+		}
+		tu, err := tm.updates(dm, table, u)
+		if err != nil {
+			return err
+		}
+		if len(tu) > 0 {
+			tus[table] = tu
+		}
+	}
+	switch {
+	case len(tus) == 0:
+	case m.since:
+		c.send(notification{"update3", []any{m.id, id, tus}})
+	default:
+		c.send(notification{"update2", []any{m.id, tus}})
 	}
 	return nil
 }

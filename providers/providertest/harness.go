@@ -94,8 +94,9 @@ func NewHarness(t testing.TB, f providers.Factory, opts ...Option) *Harness {
 		t.Fatalf("providertest: harness: %v", err)
 	}
 	h.p = p
+	changes := sidecar.NewProviderChanges()
 	reg := providers.NewRegistry(func(typ string) providers.Env {
-		return providers.Env{Changed: func() { h.eng.Changed(typ)() }, SysfsRoot: c.sysfsRoot, Logger: logr.Discard()}
+		return providers.Env{Changed: changes.For(typ), SysfsRoot: c.sysfsRoot, Logger: logr.Discard()}
 	})
 	reg.OnPanic(func(pe providers.Panic) {
 		h.mu.Lock()
@@ -112,7 +113,7 @@ func NewHarness(t testing.TB, f providers.Factory, opts ...Option) *Harness {
 	if c.outstanding != nil {
 		held0 = c.outstanding(p)
 	}
-	h.eng, err = sidecar.New(sidecar.Config{OVSRemote: "unix:" + ovsSock, Registry: reg})
+	h.eng, err = sidecar.New(sidecar.Config{OVSRemote: "unix:" + ovsSock, Registry: reg, Changes: changes})
 	if err != nil {
 		t.Fatal(err)
 	}

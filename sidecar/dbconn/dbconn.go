@@ -81,9 +81,9 @@ type Conn struct {
 	// current identifies the running session, so that a client it left
 	// behind cannot touch the next session's state.
 	current *int
-	// causes are the failure causes logged since the last success, so
-	// that a new cause is always logged, an old one only now and then.
-	causes causeSet
+	// cause is the failure cause logged last, so that a changed cause is
+	// always logged, a repeated one only now and then.
+	cause causeLog
 	// schema is the name and version of the last server schema seen.
 	schema SchemaInfo
 }
@@ -123,27 +123,36 @@ func (e *SchemaError) Error() string {
 // Open_vSwitch row, which has not been read yet.
 var ErrAwaitingIdentity = errors.New("waiting for the Open_vSwitch row's external_ids")
 
-type causeSet map[string]bool
+// causeLog remembers the last failure cause logged.
+type causeLog struct {
+	mu   sync.Mutex
+	last string
+}
 
-// first reports whether err's cause is new since the last reset. The
-// endpoint order is shuffled on each attempt, so libovsdb's combined
-// "unable to connect to any endpoints" message is compared sorted.
-func (s *causeSet) first(err error) bool {
-	if *s == nil || len(*s) >= 32 {
-		*s = causeSet{}
+// changed reports whether err differs from the cause seen before it, and
+// remembers it. The endpoints are tried in a shuffled order, and the
+// failure of several lists theirs in that order, so errors are compared
+// as bags of words, whatever their wording.
+func (l *causeLog) changed(err error) bool {
+	words := strings.Fields(err.Error())
+	for i, w := range words {
+		words[i] = strings.TrimRight(w, ".,;")
 	}
-	msg := err.Error()
-	const multi = "unable to connect to any endpoints: "
-	if i := strings.Index(msg, multi); i >= 0 {
-		parts := strings.Split(msg[i+len(multi):], ". ")
-		slices.Sort(parts)
-		msg = msg[:i+len(multi)] + strings.Join(parts, ". ")
-	}
-	if (*s)[msg] {
+	slices.Sort(words)
+	key := strings.Join(words, " ")
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if key == l.last {
 		return false
 	}
-	(*s)[msg] = true
+	l.last = key
 	return true
+}
+
+func (l *causeLog) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.last = ""
 }
 
 // Reconnect delays: from retryBase, doubling up to retryMax, with jitter.
@@ -265,10 +274,10 @@ func (c *Conn) Run(ctx context.Context) {
 			// Waiting for the OVS identity is not a failure: nothing to log.
 		case errors.As(err, &schemaErr):
 			// One line says it; retrying since the database may be upgraded.
-			if c.causes.first(err) || n%100 == 0 {
+			if c.cause.changed(err) || n%100 == 0 {
 				logs.WarnS(err.Error(), "db", c.name, "attempt", n, "retryIn", delay)
 			}
-		case c.causes.first(err) || n <= 3 || n%20 == 0:
+		case c.cause.changed(err) || n <= 3 || n%20 == 0:
 			logs.WarnS("OVSDB connection failed; retrying", "db", c.name, "err", err, "attempt", n, "retryIn", delay)
 		}
 		select {
@@ -291,8 +300,9 @@ var ErrRestart = errors.New("restart requested")
 // monitor_cond_since: the server then sends the changes since the last
 // transaction this cache has, not a full dump. libovsdb re-monitors
 // before the sidecar could look at _Server, so the connection counts as
-// unsynced from the moment libovsdb reports the loss (lossSink) until the
-// freshness guard accepted the new server. A resumed monitor (found=true)
+// unsynced from the moment libovsdb starts reconnecting (it resets its
+// backoff, reconnectBackoff.lost) until the freshness guard accepted the
+// new server. A resumed monitor (found=true)
 // cannot be behind: the server has applied the transaction the cache
 // ends with. A full dump from a server the guard refuses is never used:
 // the client is dropped and a fresh one tries again.
@@ -315,13 +325,20 @@ func (c *Conn) session(ctx context.Context) error {
 		c.mu.Unlock()
 	}()
 	lost := make(chan string, 1)
+	failed := make(chan struct{}, 1)
 	var bo *reconnectBackoff
 	var cl client.Client
 	logger := c.logger
 	opts := []client.Option{client.WithLeaderOnly(false)}
 	if resumable {
 		bo = &reconnectBackoff{base: retryBase, max: retryMax}
-		logger = logr.New(newLossSink(c.logger.GetSink(), func() {
+		bo.failed = func() {
+			select {
+			case failed <- struct{}{}:
+			default:
+			}
+		}
+		bo.lost = func() {
 			// Runs in libovsdb's reconnecting goroutine, before its first
 			// attempt: nothing from the next server is in the cache yet.
 			rows := tablePointers(cl)
@@ -345,8 +362,9 @@ func (c *Conn) session(ctx context.Context) error {
 			// instant, a server that keeps dropping clients must not get
 			// them back at once, and a snapshot the engine was taking when
 			// the connection went is over before new data can arrive.
+			// (backoff.Retry has no delay before its first attempt.)
 			time.Sleep(delay)
-		}))
+		}
 		opts = append(opts, client.WithReconnect(10*time.Second, bo))
 	}
 	opts = append(opts, client.WithLogger(&logger))
@@ -422,16 +440,28 @@ func (c *Conn) session(ctx context.Context) error {
 		}
 	}()
 
+	// lossCause is why this session dropped the connection itself, if it
+	// did: libovsdb does not say why a connection ended.
+	var lossCause error
 	// onLost follows libovsdb's reconnect to the next server and checks it.
 	onLost := func(rows string) error {
 		reconnecting = true
 		w.Close()
 		w = nil
-		logs.WarnS("OVSDB connection lost; reconnecting", "db", c.name, "endpoint", endpoint)
+		cause := lossCause
+		if cause == nil {
+			cause = fmt.Errorf("connection to %s lost", endpoint)
+		}
+		lossCause = nil
+		c.mu.Lock()
+		c.lastErr = cause
+		c.mu.Unlock()
+		c.cause.changed(cause) // logged here
+		logs.WarnS("OVSDB connection lost; reconnecting", "db", c.name, "endpoint", endpoint, "err", cause)
 		if c.OnDown != nil {
 			c.OnDown()
 		}
-		if endpoint, err = c.awaitReconnect(ctx, cl); err != nil {
+		if endpoint, err = c.awaitReconnect(ctx, cl, failed, eps, tlsCfg); err != nil {
 			return err
 		}
 		reconnecting = false
@@ -495,6 +525,7 @@ func (c *Conn) session(ctx context.Context) error {
 				// Hand the dead connection to libovsdb's reconnect; its loss
 				// report follows (or already came).
 				logs.WarnS("OVSDB echo failed; dropping the connection", "db", c.name, "endpoint", endpoint, "err", err)
+				lossCause = fmt.Errorf("echo to %s failed: %w", endpoint, err)
 				cl.Disconnect()
 			}
 		}
@@ -521,9 +552,10 @@ func (c *Conn) up(cl client.Client, msg string, kv ...any) {
 		c.BeforeUp(cl.Cache())
 	}
 	c.mu.Lock()
-	c.cl, c.tc, c.synced, c.lastErr, c.syncedAt, c.causes = cl, cl.Cache(), true, nil, time.Now(), nil
+	c.cl, c.tc, c.synced, c.lastErr, c.syncedAt = cl, cl.Cache(), true, nil, time.Now()
 	schema := c.schema
 	c.mu.Unlock()
+	c.cause.reset()
 	c.logger.Info(msg, append(kv, "schema", schema.String())...)
 	if c.OnUp != nil {
 		c.OnUp()
@@ -594,7 +626,9 @@ func tablePointers(cl client.Client) string {
 
 // awaitReconnect waits until libovsdb has reconnected and re-monitored,
 // and returns the new endpoint. A restart request or ctx ends the wait.
-func (c *Conn) awaitReconnect(ctx context.Context, cl client.Client) (string, error) {
+// Each attempt of libovsdb's that fails (failed) is followed by one of
+// the sidecar's own on eps, for its cause: libovsdb keeps it to itself.
+func (c *Conn) awaitReconnect(ctx context.Context, cl client.Client, failed <-chan struct{}, eps []string, tlsCfg *tls.Config) (string, error) {
 	for {
 		// CurrentEndpoint waits while a reconnect attempt holds the
 		// client's lock, and is "" between attempts.
@@ -606,8 +640,46 @@ func (c *Conn) awaitReconnect(ctx context.Context, cl client.Client) (string, er
 			return "", ctx.Err()
 		case <-c.restart:
 			return "", ErrRestart
+		case <-failed:
+			if err := c.probe(ctx, eps, tlsCfg); err != nil {
+				c.setCause(err)
+			}
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// probe connects a throwaway client to eps, as libovsdb's reconnect does,
+// and returns why that fails, or nil.
+func (c *Conn) probe(ctx context.Context, eps []string, tlsCfg *tls.Config) error {
+	opts := []client.Option{client.WithLogger(&c.logger)}
+	for _, ep := range eps {
+		opts = append(opts, client.WithEndpoint(ep))
+	}
+	if tlsCfg != nil {
+		opts = append(opts, client.WithTLSConfig(tlsCfg))
+	}
+	cl, err := client.NewOVSDBClient(c.dbModel, opts...)
+	if err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := cl.Connect(pctx); err != nil {
+		return fmt.Errorf("reconnect %v: %w%s", eps, err, tlsHint(tlsCfg, err))
+	}
+	cl.Close()
+	return nil
+}
+
+// setCause records err as why the connection is down, for status, and
+// logs it if it changed.
+func (c *Conn) setCause(err error) {
+	c.mu.Lock()
+	c.lastErr = err
+	c.mu.Unlock()
+	if c.cause.changed(err) {
+		logs.WarnS("OVSDB reconnect failed; retrying", "db", c.name, "err", err)
 	}
 }
 
@@ -632,8 +704,16 @@ func closeAfterReconnect(cl client.Client, bo *reconnectBackoff) {
 // BackOff): exponential with jitter, bounded, never giving up (libovsdb
 // panics when a backoff stops). Once parked, the next NextBackOff blocks
 // for good: the only way to end an abandoned client's attempts.
+//
+// backoff.Retry, which libovsdb's reconnect runs, resets its backoff
+// before the first attempt and asks it for the next delay after each
+// failed one: lost and failed, if set, run then, in libovsdb's
+// reconnecting goroutine. TestDBConnReconnectsWithinSession and
+// TestSBLossShowsCause (package sidecar) fail if an upgrade changes that.
 type reconnectBackoff struct {
 	base, max time.Duration
+	lost      func()
+	failed    func()
 
 	mu       sync.Mutex
 	attempt  int
@@ -651,13 +731,19 @@ func (b *reconnectBackoff) NextBackOff() time.Duration {
 	b.attempt++
 	n := b.attempt
 	b.mu.Unlock()
+	if b.failed != nil {
+		b.failed()
+	}
 	return backoff.Jittered(n, b.base, b.max)
 }
 
 func (b *reconnectBackoff) Reset() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.attempt = 0
+	b.mu.Unlock()
+	if b.lost != nil {
+		b.lost()
+	}
 }
 
 func (b *reconnectBackoff) park() {
@@ -670,58 +756,6 @@ func (b *reconnectBackoff) parked() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.isParked
-}
-
-// lossSink passes libovsdb's log calls on to the real sink and reports
-// the one that says a connection was lost and libovsdb is about to
-// reconnect: libovsdb has no other signal for it.
-type lossSink struct {
-	logr.LogSink
-	lost func()
-}
-
-// lostMsg is what libovsdb v0.8 logs, in its reconnecting goroutine, just
-// before its first reconnect attempt. TestLossSinkSeesLibovsdbReconnect
-// fails if a libovsdb upgrade changes it.
-const lostMsg = "connection lost, reconnecting"
-
-// newLossSink wraps the sink of an initialised logger, one call frame
-// deeper, without touching the original.
-func newLossSink(inner logr.LogSink, lost func()) *lossSink {
-	if cd, ok := inner.(logr.CallDepthLogSink); ok {
-		inner = cd.WithCallDepth(1)
-	}
-	return &lossSink{LogSink: inner, lost: lost}
-}
-
-// Init does nothing: the wrapped sink was initialised by its own logger.
-func (s *lossSink) Init(logr.RuntimeInfo) {}
-
-// Enabled is always true so that the V(3) loss message reaches Info.
-func (s *lossSink) Enabled(int) bool { return true }
-
-func (s *lossSink) Info(level int, msg string, kv ...any) {
-	if msg == lostMsg {
-		s.lost()
-	}
-	if s.LogSink.Enabled(level) {
-		s.LogSink.Info(level, msg, kv...)
-	}
-}
-
-func (s *lossSink) WithValues(kv ...any) logr.LogSink {
-	return &lossSink{LogSink: s.LogSink.WithValues(kv...), lost: s.lost}
-}
-
-func (s *lossSink) WithName(name string) logr.LogSink {
-	return &lossSink{LogSink: s.LogSink.WithName(name), lost: s.lost}
-}
-
-func (s *lossSink) WithCallDepth(depth int) logr.LogSink {
-	if cd, ok := s.LogSink.(logr.CallDepthLogSink); ok {
-		return &lossSink{LogSink: cd.WithCallDepth(depth), lost: s.lost}
-	}
-	return s
 }
 
 // tlsHint explains a handshake the server refused: Go then reports only

@@ -43,19 +43,27 @@ func TestStayedUp(t *testing.T) {
 	}
 }
 
-func TestCauseSetLogsEachCauseOnce(t *testing.T) {
-	var s causeSet
+func TestCauseLogSeesChanges(t *testing.T) {
+	var l causeLog
 	refused := errors.New("connect: connection refused")
-	if !s.first(refused) || s.first(refused) {
+	if !l.changed(refused) || l.changed(refused) {
 		t.Error("a cause must be new once, then known")
 	}
-	if !s.first(errors.New("no SB remote: set --sb-db")) {
+	other := errors.New("no SB remote: set --sb-db")
+	if !l.changed(other) {
 		t.Error("a changed cause must be new")
+	}
+	if !l.changed(refused) {
+		t.Error("a cause that comes back after another must be new again")
 	}
 	// The same failures in a shuffled endpoint order are the same cause.
 	a := errors.New("unable to connect to any endpoints: failed to connect to tcp:a:1: x. failed to connect to tcp:b:1: y")
 	b := errors.New("unable to connect to any endpoints: failed to connect to tcp:b:1: y. failed to connect to tcp:a:1: x")
-	if !s.first(a) || s.first(b) {
+	if !l.changed(a) || l.changed(b) {
 		t.Error("a shuffled multi-endpoint failure must count as the same cause")
+	}
+	l.reset()
+	if !l.changed(b) {
+		t.Error("after a success, the old cause must be new again")
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/ovn-kubernetes/libovsdb/cache"
@@ -103,12 +102,9 @@ func (g *clusterGuard) watch(ctx context.Context, endpoint string, tlsCfg *tls.C
 	if err != nil {
 		return nil, err
 	}
+	// Fails closed: a server whose _Server cannot be read is not trusted
+	// (ovsdb-server has served _Server since OVS 2.9).
 	if err := cl.Connect(ctx); err != nil {
-		if strings.Contains(err.Error(), "not found") {
-			// A server without _Server (libovsdb's test server) cannot be
-			// clustered either.
-			return nil, nil
-		}
 		return nil, fmt.Errorf("_Server on %s: %w", endpoint, err)
 	}
 	ok := false
@@ -140,13 +136,18 @@ func (g *clusterGuard) watch(ctx context.Context, endpoint string, tlsCfg *tls.C
 	if _, err := cl.Monitor(ctx, cl.NewMonitor(client.WithTable(db, &db.Name, &db.Model, &db.Connected, &db.Index, &db.Cid))); err != nil {
 		return nil, fmt.Errorf("_Server on %s: %w", endpoint, err)
 	}
+	found := false
 	for _, m := range cl.Cache().Table(serverdb.DatabaseTable).RowsShallow() {
 		if d := ours(m); d != nil {
+			found = true
 			if why := g.check(d, true); why != "" {
 				return nil, fmt.Errorf("%s on %s %s; its data may be stale, trying another member", dbName, endpoint, why)
 			}
 			g.seen(d)
 		}
+	}
+	if !found {
+		return nil, fmt.Errorf("_Server on %s has no row for %s", endpoint, dbName)
 	}
 	ok = true
 	return &clusterWatch{cl: cl}, nil

@@ -9,13 +9,14 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 const benchPorts = 1000
 
-func benchIface(n int) Interface {
+func benchIface(n int) plan.Create {
 	name := fmt.Sprintf("lsp%d", n)
-	return Interface{Name: name, Type: "internal", Options: map[string]string{"vif-plug-dummy-option": "value"},
+	return plan.Create{Name: name, Type: "internal", Options: map[string]string{"vif-plug-dummy-option": "value"},
 		ExternalIDs: map[string]string{"iface-id": name, "ovn-plugged": "dummy"}}
 }
 

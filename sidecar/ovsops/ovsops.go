@@ -2,8 +2,8 @@
 // local Open_vSwitch database, as plain ovsdb.Operation values.
 //
 // libovsdb's model API (client.Create, Where(...).Mutate) finds every
-// column by reflection and converts each value through the schema; for a
-// 1000-port plug that was 13 % of the engine's CPU. The rows written here
+// column by reflection and converts each value through the schema, a
+// visible share of the engine's CPU in a bulk plug. The rows written here
 // are few and fixed, so they are built directly, in the same wire form.
 // The tests check each builder against libovsdb's model API and commit
 // the result on libovsdb's in-memory server.
@@ -15,6 +15,7 @@ import (
 	"strconv"
 
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 // Table and column names, from vswitch.ovsschema.
@@ -33,16 +34,6 @@ const (
 	colPorts       = "ports"
 )
 
-// Interface is an Interface row to insert, together with its Port.
-type Interface struct {
-	Name        string
-	Type        string
-	Options     map[string]string
-	ExternalIDs map[string]string
-	// MTURequest > 0 sets mtu_request; 0 leaves it empty.
-	MTURequest int
-}
-
 // NamedUUIDs returns the named UUIDs of the n-th plug in a transaction.
 // Named UUIDs must match [_a-zA-Z][_a-zA-Z0-9]*, so they are never derived
 // from logical port names.
@@ -53,8 +44,9 @@ func NamedUUIDs(n int) (iface, port string) {
 
 // Plug returns the Interface insert and the Port insert of the n-th plug in
 // a transaction, and the Port's named UUID, which the caller inserts into
-// its bridge's ports (see BridgePorts).
-func Plug(n int, i Interface) (ops []ovsdb.Operation, portNamedUUID string) {
+// its bridge's ports (see BridgePorts). i.BridgeUUID is not read: the
+// caller collects the bridges' changes.
+func Plug(n int, i plan.Create) (ops []ovsdb.Operation, portNamedUUID string) {
 	ifaceName, portName := NamedUUIDs(n)
 	row := ovsdb.Row{colName: i.Name}
 	// Like libovsdb's model API, columns at their default are left out.
@@ -89,25 +81,12 @@ func Unplug(portUUID, ifaceUUID string) []ovsdb.Operation {
 	}
 }
 
-// Update lists changes to an existing Interface. Only the keys named are
-// touched, so keys others own (ovn-installed, say) are preserved.
-type Update struct {
-	UUID string
-	// Type, if set, replaces the type.
-	Type *string
-	// SetMTU replaces mtu_request: MTURequest > 0 sets it, 0 clears it.
-	SetMTU     bool
-	MTURequest int
-	SetExtIDs  map[string]string
-	SetOptions map[string]string
-	DelOptions []string
-}
-
 // UpdateInterface returns at most two operations: an update of type and
 // mtu_request, and one mutate of external_ids and options. A map insert
 // mutation never overwrites an existing key, so a changed key is deleted
-// first and inserted again in the same mutate.
-func UpdateInterface(u Update) []ovsdb.Operation {
+// first and inserted again in the same mutate. Only the keys u names are
+// touched, so keys others own (ovn-installed, say) are preserved.
+func UpdateInterface(u plan.Update) []ovsdb.Operation {
 	var ops []ovsdb.Operation
 	row := ovsdb.Row{}
 	if u.Type != nil {
@@ -121,7 +100,7 @@ func UpdateInterface(u Update) []ovsdb.Operation {
 		row[colMTURequest] = set
 	}
 	if len(row) > 0 {
-		ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: tableInterface, Row: row, Where: byUUID(u.UUID)})
+		ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationUpdate, Table: tableInterface, Row: row, Where: byUUID(u.IfaceUUID)})
 	}
 	var muts []ovsdb.Mutation
 	if len(u.SetExtIDs) > 0 {
@@ -136,7 +115,7 @@ func UpdateInterface(u Update) []ovsdb.Operation {
 		muts = append(muts, ovsdb.Mutation{Column: colOptions, Mutator: ovsdb.MutateOperationInsert, Value: ovsMap(u.SetOptions)})
 	}
 	if len(muts) > 0 {
-		ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationMutate, Table: tableInterface, Mutations: muts, Where: byUUID(u.UUID)})
+		ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationMutate, Table: tableInterface, Mutations: muts, Where: byUUID(u.IfaceUUID)})
 	}
 	return ops
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/memdb"
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/ovsdbmodel/vswitch"
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
 
 // memOVS serves an empty Open_vSwitch database on libovsdb's in-memory
@@ -118,11 +119,11 @@ func TestPlugMatchesModelAPIAndCommits(t *testing.T) {
 	br := newBridge(t, cl, "br-int")
 	for _, tc := range []struct {
 		what string
-		in   Interface
+		in   plan.Create
 	}{
-		{"full", Interface{Name: "vf3", Type: "internal", Options: map[string]string{"a": "1", "b": "2"},
+		{"full", plan.Create{Name: "vf3", Type: "internal", Options: map[string]string{"a": "1", "b": "2"},
 			ExternalIDs: map[string]string{"iface-id": "lsp-1", "ovn-plugged": "dummy"}, MTURequest: 9000}},
-		{"system interface, no options, no mtu", Interface{Name: "pf0vf1", ExternalIDs: map[string]string{"iface-id": "lsp-2", "ovn-plugged": "representor"}}},
+		{"system interface, no options, no mtu", plan.Create{Name: "pf0vf1", ExternalIDs: map[string]string{"iface-id": "lsp-2", "ovn-plugged": "representor"}}},
 	} {
 		t.Run(tc.what, func(t *testing.T) {
 			got, portNamed := Plug(3, tc.in)
@@ -165,8 +166,8 @@ func TestPlugMatchesModelAPIAndCommits(t *testing.T) {
 func TestUnplugMatchesModelAPIAndCommits(t *testing.T) {
 	cl := memOVS(t)
 	br := newBridge(t, cl, "br-int")
-	ops, pn := Plug(0, Interface{Name: "gone", ExternalIDs: map[string]string{"iface-id": "x"}})
-	keepOps, kn := Plug(1, Interface{Name: "kept"})
+	ops, pn := Plug(0, plan.Create{Name: "gone", ExternalIDs: map[string]string{"iface-id": "x"}})
+	keepOps, kn := Plug(1, plan.Create{Name: "kept"})
 	bp := BridgePorts{}
 	bp.Insert(br, pn)
 	bp.Insert(br, kn)
@@ -195,7 +196,7 @@ func TestUpdateInterfaceMatchesModelAPIAndKeepsOthersKeys(t *testing.T) {
 	cl := memOVS(t)
 	br := newBridge(t, cl, "br-int")
 	mtu := 1500
-	ops, pn := Plug(0, Interface{Name: "vf0", Type: "internal",
+	ops, pn := Plug(0, plan.Create{Name: "vf0", Type: "internal",
 		Options:     map[string]string{"mine": "old", "gone": "x", "theirs": "keep"},
 		ExternalIDs: map[string]string{"iface-id": "lsp", "ovn-plugged": "old", "ovn-installed": "true"},
 		MTURequest:  mtu})
@@ -207,20 +208,20 @@ func TestUpdateInterfaceMatchesModelAPIAndKeepsOthersKeys(t *testing.T) {
 	typ := ""
 	for _, tc := range []struct {
 		what  string
-		u     Update
+		u     plan.Update
 		check func(*vswitch.Interface) bool
 	}{
-		{"type and external_ids", Update{UUID: uuid, Type: &typ, SetExtIDs: map[string]string{"ovn-plugged": "dummy"}},
+		{"type and external_ids", plan.Update{IfaceUUID: uuid, Type: &typ, SetExtIDs: map[string]string{"ovn-plugged": "dummy"}},
 			func(i *vswitch.Interface) bool {
 				return i.Type == "" && i.ExternalIDs["ovn-plugged"] == "dummy" && i.ExternalIDs["ovn-installed"] == "true" && i.ExternalIDs["iface-id"] == "lsp"
 			}},
-		{"options set and delete", Update{UUID: uuid, SetOptions: map[string]string{"mine": "new", "added": "1"}, DelOptions: []string{"gone"}},
+		{"options set and delete", plan.Update{IfaceUUID: uuid, SetOptions: map[string]string{"mine": "new", "added": "1"}, DelOptions: []string{"gone"}},
 			func(i *vswitch.Interface) bool {
 				return reflect.DeepEqual(i.Options, map[string]string{"mine": "new", "added": "1", "theirs": "keep"})
 			}},
-		{"mtu set", Update{UUID: uuid, SetMTU: true, MTURequest: 9000},
+		{"mtu set", plan.Update{IfaceUUID: uuid, SetMTU: true, MTURequest: 9000},
 			func(i *vswitch.Interface) bool { return i.MTURequest != nil && *i.MTURequest == 9000 }},
-		{"mtu cleared", Update{UUID: uuid, SetMTU: true},
+		{"mtu cleared", plan.Update{IfaceUUID: uuid, SetMTU: true},
 			func(i *vswitch.Interface) bool { return i.MTURequest == nil }},
 	} {
 		t.Run(tc.what, func(t *testing.T) {
@@ -230,15 +231,15 @@ func TestUpdateInterfaceMatchesModelAPIAndKeepsOthersKeys(t *testing.T) {
 			waitFor(t, tc.what, func() bool { return tc.check(ifaceRow(cl, uuid)) })
 		})
 	}
-	if ops := UpdateInterface(Update{UUID: uuid}); len(ops) != 0 {
+	if ops := UpdateInterface(plan.Update{IfaceUUID: uuid}); len(ops) != 0 {
 		t.Errorf("an empty update gave %d operations", len(ops))
 	}
 }
 
 // modelAPIUpdate is what sidecar/txn.go built through libovsdb's model API
 // before this package existed.
-func modelAPIUpdate(t *testing.T, cl client.Client, u Update) []ovsdb.Operation {
-	iface := &vswitch.Interface{UUID: u.UUID}
+func modelAPIUpdate(t *testing.T, cl client.Client, u plan.Update) []ovsdb.Operation {
+	iface := &vswitch.Interface{UUID: u.IfaceUUID}
 	where := cl.Where(iface)
 	var ops []ovsdb.Operation
 	var cols []any
@@ -283,7 +284,7 @@ func TestBridgePortsOneMutatePerBridge(t *testing.T) {
 	var ops []ovsdb.Operation
 	bp := BridgePorts{}
 	for n := range 4 {
-		o, pn := Plug(n, Interface{Name: "p" + string(rune('a'+n))})
+		o, pn := Plug(n, plan.Create{Name: "p" + string(rune('a'+n))})
 		ops = append(ops, o...)
 		if n == 3 {
 			bp.Insert(other, pn)
@@ -307,7 +308,7 @@ func TestBridgePortsOneMutatePerBridge(t *testing.T) {
 	// A replug on br-int: delete one port and insert another in one mutate.
 	gone := res[1].UUID.GoUUID
 	bp = BridgePorts{}
-	o, pn := Plug(0, Interface{Name: "pz"})
+	o, pn := Plug(0, plan.Create{Name: "pz"})
 	bp.Delete(br, gone)
 	bp.Insert(br, pn)
 	got := append(Unplug(gone, res[0].UUID.GoUUID), o...)

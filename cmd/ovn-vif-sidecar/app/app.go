@@ -311,15 +311,17 @@ func daemon(f daemonFlags, enabled []string, built map[string]providers.Provider
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	promReg.MustRegister(newBuildInfo())
 
-	var eng *sidecar.Engine
+	// Made before the registry, whose providers may report a change as
+	// soon as they exist, and handed to the engine.
+	changes := sidecar.NewProviderChanges()
 	reg := providers.NewRegistry(func(typ string) providers.Env {
 		return providers.Env{
-			Changed:   func() { eng.Changed(typ)() },
+			Changed:   changes.For(typ),
 			SysfsRoot: f.sysfsRoot,
 			Logger:    klog.Background().WithName(typ),
 		}
 	})
-	eng, err = sidecar.New(sidecar.Config{
+	eng, err := sidecar.New(sidecar.Config{
 		OVSRemote:       f.ovsDB,
 		SBRemote:        f.sbDB,
 		Chassis:         f.chassis,
@@ -327,6 +329,7 @@ func daemon(f daemonFlags, enabled []string, built map[string]providers.Provider
 		TLS:             tlsCfg,
 		PrepareTimeout:  f.prepareTimeout,
 		Registry:        reg,
+		Changes:         changes,
 		Metrics:         sidecar.NewMetrics(promReg),
 		MetricsRegistry: promReg,
 	})

@@ -1,5 +1,7 @@
 package sidecar
 
+// This file owns the clipping of outcome text (see plan.Clip).
+
 import (
 	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/sidecar/plan"
 )
@@ -9,6 +11,6 @@ func clipOutcome(o plan.Outcome) plan.Outcome {
 	o.LogicalPort = plan.Clip(o.LogicalPort)
 	o.Provider = plan.Clip(o.Provider)
 	o.Interface = plan.Clip(o.Interface)
-	o.Reason = plan.ClipTo(o.Reason, plan.MaxEchoText)
+	o.Reason = plan.ClipTo(o.Reason, plan.MaxReasonLen)
 	return o
 }

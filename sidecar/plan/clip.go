@@ -7,16 +7,16 @@ import (
 )
 
 // Values from the CMS (logical port names, vif-plug-type, options) can be
-// up to OVSDB's limits, megabytes. Reasons, logs, /ports and metrics echo
-// at most MaxEcho bytes of one value and MaxEchoText of one reason.
+// up to OVSDB's limits, megabytes. Reasons, logs, /ports and metrics show
+// at most MaxValueLen bytes of one value and MaxReasonLen of one reason.
 const (
-	MaxEcho     = 512
-	MaxEchoText = 4096
+	MaxValueLen  = 512
+	MaxReasonLen = 4096
 )
 
-// Clip cuts an echoed input value to MaxEcho bytes on a character
+// Clip cuts an input value shown in a reason or log to MaxValueLen bytes on a character
 // boundary and says how much was cut.
-func Clip(s string) string { return ClipTo(s, MaxEcho) }
+func Clip(s string) string { return ClipTo(s, MaxValueLen) }
 
 // ClipTo is Clip with a limit of n bytes.
 func ClipTo(s string, n int) string {
