@@ -28,9 +28,9 @@ type snapshot struct {
 	bridge     *vswitch.Bridge
 	bridgeName string
 	// chassis is the configured chassis name (system-id), for providers.
-	chassis    string
-	ovs        ovsView
-	sb         sbView
+	chassis string
+	ovs     ovsView
+	sb      sbView
 	// bindings are the bindings read so far, by logical port.
 	bindings    map[string]plan.Binding
 	chassisUUID string
