@@ -19,21 +19,7 @@ import (
 // update reaches the handler, a barrier returns only after all 1000 have.
 func TestUpdateBarrierSeesWholeUpdate(t *testing.T) {
 	m := newMemStack(t)
-	cm, err := model.NewClientDBModel("OVN_Southbound", map[string]model.Model{
-		sb.PortBindingTable: &sb.PortBinding{},
-		sb.SSLTable:         &sb.SSL{},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := client.NewOVSDBClient(cm, client.WithEndpoint("unix:"+m.sbSock))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.Connect(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
+	cl := barrierTestClient(t, m)
 	bar := newUpdateBarrier(sb.SSLTable)
 	var rows, others atomic.Int64
 	first := make(chan struct{}, 1)
@@ -96,21 +82,7 @@ func TestUpdateBarrierSeesWholeUpdate(t *testing.T) {
 func TestUpdateBarrierDuringFullDumpReconnect(t *testing.T) {
 	m := newMemStack(t)
 	m.addBindings(t, names("lsp", 50), nil)
-	cm, err := model.NewClientDBModel("OVN_Southbound", map[string]model.Model{
-		sb.PortBindingTable: &sb.PortBinding{},
-		sb.SSLTable:         &sb.SSL{},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := client.NewOVSDBClient(cm, client.WithEndpoint("unix:"+m.sbSock))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.Connect(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
+	cl := barrierTestClient(t, m)
 	bar := newUpdateBarrier(sb.SSLTable)
 	cl.Cache().AddEventHandler(bar.wrap(&cache.EventHandlerFuncs{}))
 	pb := &sb.PortBinding{}
@@ -160,4 +132,26 @@ func TestUpdateBarrierDuringFullDumpReconnect(t *testing.T) {
 	if n := tc.Table(sb.SSLTable).Len(); n != 0 {
 		t.Errorf("%d marker rows left in the cache", n)
 	}
+}
+
+// barrierTestClient connects to m's Southbound with the tables a barrier
+// test reads: bindings, and SSL for the markers.
+func barrierTestClient(t *testing.T, m *memStack) client.Client {
+	t.Helper()
+	cm, err := model.NewClientDBModel("OVN_Southbound", map[string]model.Model{
+		sb.PortBindingTable: &sb.PortBinding{},
+		sb.SSLTable:         &sb.SSL{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := client.NewOVSDBClient(cm, client.WithEndpoint("unix:"+m.sbSock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
 }
