@@ -94,7 +94,7 @@ test: deps build
 # it); its tests and build keep it in step with the provider API.
 EXAMPLE := examples/vhostuser
 
-# Tests that need root (network namespaces, veth pairs) but no OVS/OVN
+# Tests that need root (network namespaces, veth pairs, a dpkg root) but no OVS/OVN
 # daemons carry the root build tag; CI runs as root and includes them.
 unit: alerts
 	$(GO) test -race -tags root ./...
