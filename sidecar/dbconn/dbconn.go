@@ -589,7 +589,17 @@ func (c *Conn) probeSchema(ctx context.Context, eps []string, tlsCfg *tls.Config
 	if err != nil {
 		return nil
 	}
-	logger := c.logger.V(4)
+	cl, err := dialOnce(ctx, empty, c.logger.V(4), eps, tlsCfg)
+	if err != nil {
+		return nil
+	}
+	defer cl.Close()
+	return c.checkSchema(cl.Schema())
+}
+
+// dialOnce connects a throwaway client without reconnect, as the
+// session's own client would connect, within the usual 10 s.
+func dialOnce(ctx context.Context, m model.ClientDBModel, logger logr.Logger, eps []string, tlsCfg *tls.Config) (client.Client, error) {
 	opts := []client.Option{client.WithLeaderOnly(false), client.WithLogger(&logger)}
 	for _, ep := range eps {
 		opts = append(opts, client.WithEndpoint(ep))
@@ -597,17 +607,16 @@ func (c *Conn) probeSchema(ctx context.Context, eps []string, tlsCfg *tls.Config
 	if tlsCfg != nil {
 		opts = append(opts, client.WithTLSConfig(tlsCfg))
 	}
-	cl, err := client.NewOVSDBClient(empty, opts...)
+	cl, err := client.NewOVSDBClient(m, opts...)
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("client: %w", err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := cl.Connect(cctx); err != nil {
-		return nil
+		return nil, err
 	}
-	defer cl.Close()
-	return c.checkSchema(cl.Schema())
+	return cl, nil
 }
 
 // tablePointers identifies the row caches of cl's tables: libovsdb
@@ -652,20 +661,8 @@ func (c *Conn) awaitReconnect(ctx context.Context, cl client.Client, failed <-ch
 // probe connects a throwaway client to eps, as libovsdb's reconnect does,
 // and returns why that fails, or nil.
 func (c *Conn) probe(ctx context.Context, eps []string, tlsCfg *tls.Config) error {
-	opts := []client.Option{client.WithLogger(&c.logger)}
-	for _, ep := range eps {
-		opts = append(opts, client.WithEndpoint(ep))
-	}
-	if tlsCfg != nil {
-		opts = append(opts, client.WithTLSConfig(tlsCfg))
-	}
-	cl, err := client.NewOVSDBClient(c.dbModel, opts...)
+	cl, err := dialOnce(ctx, c.dbModel, c.logger, eps, tlsCfg)
 	if err != nil {
-		return fmt.Errorf("client: %w", err)
-	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := cl.Connect(pctx); err != nil {
 		return fmt.Errorf("reconnect %v: %w%s", eps, err, tlsHint(tlsCfg, err))
 	}
 	cl.Close()
