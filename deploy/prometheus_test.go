@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/mdanchor"
 )
 
 const (
@@ -142,7 +144,10 @@ func TestAlertRules(t *testing.T) {
 		}
 	}
 	// Every alert says what to check and links its runbook section.
-	anchors := markdownAnchors(t, runbookDoc)
+	anchors, err := mdanchor.Headings(runbookDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, g := range rf.Groups {
 		for _, r := range g.Rules {
 			desc, url := r.Annotations["description"], r.Annotations["runbook_url"]
@@ -171,24 +176,6 @@ const (
 	runbookDoc     = "../docs/runbook.md"
 	alertsTestFile = "prometheus/alerts_test.yaml"
 )
-
-// markdownAnchors returns the GitHub anchors of a Markdown file's headings.
-func markdownAnchors(t *testing.T, path string) map[string]bool {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]bool{}
-	drop := regexp.MustCompile("[^a-z0-9 _-]")
-	for _, line := range strings.Split(string(data), "\n") {
-		if h, ok := strings.CutPrefix(line, "#"); ok {
-			h = strings.TrimSpace(strings.TrimLeft(h, "#"))
-			out[strings.ReplaceAll(drop.ReplaceAllString(strings.ToLower(h), ""), " ", "-")] = true
-		}
-	}
-	return out
-}
 
 // The promtool tests (make test runs promtool test rules) cover every
 // rule: each fires in some case and is expected silent in another.

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"unicode"
 
+	"github.com/ovn-vif-sidecar/ovn-vif-sidecar/internal/mdanchor"
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
@@ -107,22 +107,6 @@ func TestCheckLinksReportsBrokenLinks(t *testing.T) {
 	}
 }
 
-func TestGitHubSlug(t *testing.T) {
-	for _, c := range []struct{ in, want string }{
-		{"Southbound over SSL, mutual TLS, clustered", "southbound-over-ssl-mutual-tls-clustered"},
-		{"`unplug-blocked`", "unplug-blocked"},
-		{"HTTP endpoints and the status command", "http-endpoints-and-the-status-command"},
-		{"Exit codes: 0, 1 and 2", "exit-codes-0-1-and-2"},
-		{"Kubernetes: the DaemonSets", "kubernetes-the-daemonsets"},
-		{"snake_case and A/B (ratio)", "snake_case-and-ab-ratio"},
-		{"Plug → plugged", "plug--plugged"},
-	} {
-		if got := githubSlug(c.in); got != c.want {
-			t.Errorf("githubSlug(%q) = %q, want %q", c.in, got, c.want)
-		}
-	}
-}
-
 var markdown = goldmark.New(goldmark.WithExtensions(extension.GFM))
 
 // checkLinks parses one Markdown page and returns a line per relative link
@@ -173,7 +157,7 @@ func checkLinks(page string) (problems []string, checked int, err error) {
 		}
 		anchors, ok := anchorCache[file]
 		if !ok {
-			if anchors, err = headingAnchors(file); err != nil {
+			if anchors, err = mdanchor.Headings(file); err != nil {
 				return nil, 0, err
 			}
 			anchorCache[file] = anchors
@@ -183,68 +167,4 @@ func checkLinks(page string) (problems []string, checked int, err error) {
 		}
 	}
 	return problems, checked, nil
-}
-
-// headingAnchors returns the anchors GitHub gives a page's headings: the
-// slug, with -1, -2, … appended to repeats.
-func headingAnchors(page string) (map[string]bool, error) {
-	src, err := os.ReadFile(page)
-	if err != nil {
-		return nil, err
-	}
-	doc := markdown.Parser().Parse(text.NewReader(src))
-	anchors := map[string]bool{}
-	seen := map[string]int{}
-	err = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
-		h, ok := n.(*ast.Heading)
-		if !ok || !entering {
-			return ast.WalkContinue, nil
-		}
-		slug := githubSlug(plainText(h, src))
-		if k := seen[slug]; k > 0 {
-			anchors[fmt.Sprintf("%s-%d", slug, k)] = true
-		} else {
-			anchors[slug] = true
-		}
-		seen[slug]++
-		return ast.WalkSkipChildren, nil
-	})
-	return anchors, err
-}
-
-// plainText is a heading's text as rendered: code spans, emphasis and
-// link texts without their markup.
-func plainText(n ast.Node, src []byte) string {
-	var b strings.Builder
-	_ = ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
-		if !entering {
-			return ast.WalkContinue, nil
-		}
-		switch t := c.(type) {
-		case *ast.Text:
-			b.Write(t.Segment.Value(src))
-			if t.SoftLineBreak() || t.HardLineBreak() {
-				b.WriteByte(' ')
-			}
-		case *ast.String:
-			b.Write(t.Value)
-		}
-		return ast.WalkContinue, nil
-	})
-	return b.String()
-}
-
-// githubSlug is the anchor GitHub derives from a heading's text: lower
-// case, punctuation and symbols dropped (except - and _), each space a -.
-func githubSlug(heading string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(strings.TrimSpace(heading)) {
-		switch {
-		case r == ' ':
-			b.WriteByte('-')
-		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.IsMark(r):
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }
